@@ -71,7 +71,7 @@ def unit_string(unit: str | u.UnitBase | None) -> str:
     Examples
     --------
     >>> unit_string("1/(s MeV sr)")
-    'MeV-1 s-1 sr-1'
+    '1 / (MeV s sr)'
     """
     return parse_unit(unit).to_string()
 
