@@ -106,12 +106,13 @@ def to_dataarray(
     ----------
     value : Quantity, array-like or DataArray
         Input. A DataArray keeps its dims and is converted from its
-        ``attrs["units"]``; a bare number or array is taken to be in ``unit``.
+        ``attrs["units"]`` (if it has none, it is taken to be in ``unit``); a
+        bare number or array is taken to be in ``unit``.
     unit : str or Unit, optional
         Target unit. If omitted the input's own unit is kept.
     dim : str, optional
-        Dimension name for 1-D array input (DataArrays keep theirs); the values
-        also become the coordinate of that dimension.
+        Dimension name for 1-D array input (DataArrays keep theirs). When
+        ``name == dim`` the values also become the coordinate of that dimension.
     name : str, optional
         Name of the result.
 
@@ -128,7 +129,8 @@ def to_dataarray(
     """
     target = None if unit is None else parse_unit(unit)
     if isinstance(value, xr.DataArray):
-        source = unit_of(value)
+        # a DataArray without units is taken to be in the target unit, like a bare array
+        source = unit_of(value) if "units" in value.attrs or target is None else target
         out = value
         if target is not None and source != target:
             factor = _conversion_factor(source, target, name or value.name)
@@ -154,7 +156,8 @@ def to_dataarray(
         dims: tuple[str, ...] = ()
     elif data.ndim == 1 and dim is not None:
         dims = (dim,)
-        coords = {dim: xr.Variable(dims, data, dict(attrs))}
+        if name == dim:  # values along their own axis label it
+            coords = {dim: xr.Variable(dims, data, dict(attrs))}
     else:
         raise ValueError(
             f"cannot label a {data.ndim}-D array for {name or 'a coordinate'}: "

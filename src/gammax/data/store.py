@@ -514,12 +514,18 @@ class DataStore:
     def irf(self, obs_id: int, hdu_type: str) -> xr.Dataset:
         """The IRF ``hdu_type`` (aeff, edisp, psf, bkg, rad_max) of an observation.
 
-        Axis coordinates are read now (they are small); the values are a lazy
-        dask array, read and validated when computed.
+        Table IRFs: axis coordinates are read now (they are small); the values
+        are a lazy dask array, read and validated when computed. Map IRFs (HAWC)
+        are read as maps on their geometry (:mod:`gammax.irf.maps`).
         """
         from ..io.irf_table import read_irf
+        from ..irf.maps import MAP_IRF_CLASSES, read_map_irf
 
         loc = self.location(obs_id, hdu_type)
+        if loc.hdu_class in MAP_IRF_CLASSES:
+            return read_map_irf(
+                loc.path, loc.hdu, hdu_type=loc.hdu_type, hdu_class=loc.hdu_class, obs_id=loc.obs_id
+            )
         return read_irf(loc.path, loc.hdu, obs_id=loc.obs_id, hdu_class=loc.hdu_class)
 
     def observation(self, obs_id: int) -> Observation:

@@ -89,7 +89,8 @@ def classify_header(header: fits.Header) -> tuple[str, str] | None:
 
     Uses the ``HDUCLAS1..4`` keywords, with the spellings found in real files
     (CTA 1DC's ``HDUCLAS4 = '3GAUSS'``), and falls back on ``EXTNAME`` for
-    EVENTS and GTI tables without class keywords.
+    EVENTS and GTI tables and on the column names for IRF tables without class
+    keywords.
 
     Examples
     --------
@@ -108,6 +109,8 @@ def classify_header(header: fits.Header) -> tuple[str, str] | None:
         return ("gti", "gti")
     if clas1 == "POINTING" or (not clas1 and extname == "POINTING"):
         return ("pointing", "pointing")
+    if not clas1:
+        return _classify_by_columns(header)
     if clas1 == "RESPONSE":
         hdu_type = _CLAS2_TO_TYPE.get(clas2)
         if hdu_type is None:
@@ -118,6 +121,33 @@ def classify_header(header: fits.Header) -> tuple[str, str] | None:
         if hdu_class not in HDU_TYPES[hdu_type]:
             return None
         return (hdu_type, hdu_class)
+    return None
+
+
+def _classify_by_columns(header: fits.Header) -> tuple[str, str] | None:
+    """Class of an IRF table without ``HDUCLASn`` keywords, from its column names.
+
+    Gammapy writes parametric PSFs without class keywords, for example.
+    """
+    names = {str(header[key]).strip().upper() for key in header if key.startswith("TTYPE")}
+    if not names:
+        return None
+    rules = (
+        ({"EFFAREA"}, ("aeff", "aeff_2d")),
+        ({"MATRIX", "MIGRA_LO"}, ("edisp", "edisp_2d")),
+        ({"RPSF"}, ("psf", "psf_table")),
+        ({"SIGMA_1", "SCALE"}, ("psf", "psf_3gauss")),
+        ({"GAMMA", "SIGMA"}, ("psf", "psf_king")),
+        ({"DETX_LO"}, ("bkg", "bkg_3d")),
+        ({"RAD_MAX", "ENERG_LO"}, ("rad_max", "rad_max_2d")),
+    )
+    for required, kind in rules:
+        if required <= names:
+            if kind[0] == "bkg" and not names & {"BKG", "BGD"}:
+                continue
+            return kind
+    if names & {"BKG", "BGD"} and "THETA_LO" in names:
+        return ("bkg", "bkg_2d")
     return None
 
 

@@ -13,6 +13,7 @@ from .aeff import evaluate_aeff
 from .background import evaluate_background, integrate_background, integrate_loglog
 from .edisp import edisp_kernel, evaluate_edisp
 from .interpolate import EXTRAPOLATE_MODES, axis_edges, interpolate
+from .maps import evaluate_map_irf, read_map_irf
 from .psf import evaluate_psf, psf_containment, psf_containment_radius
 from .rad_max import evaluate_rad_max
 
@@ -24,6 +25,7 @@ __all__ = [
     "evaluate_aeff",
     "evaluate_background",
     "evaluate_edisp",
+    "evaluate_map_irf",
     "evaluate_psf",
     "evaluate_rad_max",
     "integrate_background",
@@ -31,6 +33,7 @@ __all__ = [
     "interpolate",
     "psf_containment",
     "psf_containment_radius",
+    "read_map_irf",
 ]
 
 _EVALUATORS = {

@@ -27,8 +27,8 @@ def _spatial_coords(bkg: xr.Dataset, fov_lon: Any, fov_lat: Any, offset: Any) ->
         if fov_lon is not None or fov_lat is not None:
             if offset is not None:
                 raise ValueError("give either offset or fov_lon/fov_lat, not both")
-            lon = to_dataarray(fov_lon, "deg", dim=D.FOV_LON)
-            lat = to_dataarray(fov_lat, "deg", dim=D.FOV_LAT)
+            lon = to_dataarray(fov_lon, "deg", dim=D.FOV_LON, name=D.FOV_LON)
+            lat = to_dataarray(fov_lat, "deg", dim=D.FOV_LAT, name=D.FOV_LAT)
             offset = np.hypot(lon, lat)
             offset.attrs["units"] = "deg"
         return {D.OFFSET: offset}
