@@ -22,6 +22,7 @@ __all__ = [
     "AxisSpec",
     "IRFSpec",
     "classify_header",
+    "fov_alignment",
     "hdu_type_of_class",
     "is_gadf_header",
 ]
@@ -250,3 +251,28 @@ IRF_SPECS: dict[str, IRFSpec] = {
         default_units={"rad_max": "deg"},
     ),
 }
+
+
+def fov_alignment(bkg_attrs: dict, events_attrs: dict | None = None) -> str:
+    """FoV alignment of a background model: ``RADEC``, ``REVERSE_LON_RADEC`` or ``ALTAZ``.
+
+    From the background header's ``FOVALIGN`` (default ``RADEC``), except for the
+    H.E.S.S. DR1 data (EVENTS written by ``SASH FITS::EventListWriter`` with
+    ``HDUVERS = '0.2'``), whose background models have the FoV longitude
+    reversed; Gammapy applies the same rule for backward compatibility.
+
+    Examples
+    --------
+    >>> fov_alignment({"FOVALIGN": "RADEC"}, {"CREATOR": "SASH FITS::EventListWriter",
+    ...                                      "HDUVERS": "0.2"})
+    'REVERSE_LON_RADEC'
+    """
+    alignment = str(bkg_attrs.get("FOVALIGN", bkg_attrs.get("fov_alignment", "RADEC")))
+    alignment = alignment.strip().upper() or "RADEC"
+    events_attrs = events_attrs or {}
+    if (
+        str(events_attrs.get("CREATOR", "")).strip() == "SASH FITS::EventListWriter"
+        and str(events_attrs.get("HDUVERS", "")).strip() == "0.2"
+    ):
+        return "REVERSE_LON_RADEC"
+    return alignment

@@ -43,7 +43,7 @@ from ..units import parse_unit
 from .fits import column_schema, get_hdu, header_to_attrs, open_fits, read_columns
 from .gadf import HDU_CLASSES, IRF_SPECS, AxisSpec, IRFSpec, classify_header
 
-__all__ = ["IRFValuesReader", "bin_centers", "edges_from_nodes", "read_irf"]
+__all__ = ["IRFValuesReader", "bin_centers", "edges_from_nodes", "read_irf", "read_irfs"]
 
 
 def bin_centers(lo: np.ndarray, hi: np.ndarray, scale: str) -> np.ndarray:
@@ -96,6 +96,13 @@ class IRFValuesReader:
         raw = read_columns(
             self.path, self.hdu, [self.column], rows=slice(0, 1), obs_id=self.obs_id
         )[self.column]
+        return self.from_row(raw)
+
+    def from_row(self, raw: np.ndarray) -> np.ndarray:
+        """Transpose and validate the values of the column's first row."""
+        raw = np.asarray(raw)
+        if raw.dtype.byteorder not in ("=", "|"):
+            raw = raw.astype(raw.dtype.newbyteorder("="))
         row = raw[0].reshape(self.file_shape) if self.file_shape else raw[0]
         values = np.ascontiguousarray(np.transpose(row, self.transpose))
         bad = ~np.isfinite(values)
@@ -243,13 +250,47 @@ def read_irf(
     ('energy_true', 'offset')
     """
     path = Path(path)
-    where = {"file": path, "hdu": hdu, "obs_id": obs_id}
     with open_fits(path, obs_id=obs_id, hdu=hdu) as hdul:
         table = get_hdu(hdul, hdu, path=path, obs_id=obs_id)
-        if not isinstance(table, fits.BinTableHDU):
-            raise FormatError("IRF HDU is not a binary table", **where)
-        header = table.header.copy()
-        columns = {c.name: c for c in table.columns}
+        return _build_irf(table, path, hdu, obs_id, hdu_class,
+                          "dask" if dask_values else "lazy")
+
+
+def read_irfs(
+    path: str | os.PathLike,
+    requests: dict[str, tuple[str | int, str | None]],
+    *,
+    obs_id: int | None = None,
+) -> dict[str, xr.Dataset]:
+    """Read several IRF HDUs of one file into memory, opening (and decompressing) it once.
+
+    This is the reader of reduction tasks: the values are numpy arrays,
+    validated as in :func:`read_irf`.
+
+    Parameters
+    ----------
+    path : path-like
+        FITS file.
+    requests : dict
+        ``{key: (hdu, hdu_class)}``, e.g. ``{"aeff": ("AEFF", "aeff_2d")}``.
+    obs_id : int, optional
+        For error messages and attrs.
+    """
+    path = Path(path)
+    out = {}
+    with open_fits(path, obs_id=obs_id) as hdul:
+        for key, (hdu, hdu_class) in requests.items():
+            table = get_hdu(hdul, hdu, path=path, obs_id=obs_id)
+            out[key] = _build_irf(table, path, hdu, obs_id, hdu_class, "eager")
+    return out
+
+
+def _build_irf(table, path: Path, hdu, obs_id, hdu_class, values_mode: str) -> xr.Dataset:
+    where = {"file": path, "hdu": hdu, "obs_id": obs_id}
+    if not isinstance(table, fits.BinTableHDU):
+        raise FormatError("IRF HDU is not a binary table", **where)
+    header = table.header
+    columns = {c.name: c for c in table.columns}
     spec = _resolve_class(header, hdu_class, where)
     names = list(columns)
 
@@ -273,14 +314,12 @@ def read_irf(
             )
         value_cols[var] = col
 
-    edges = read_columns(
-        path, hdu, [c for pair in axis_cols for c in pair], rows=slice(0, 1), obs_id=obs_id
-    )
+    data = _table_data(table, where)
     coords: dict[str, xr.Variable] = {}
     lengths = []
     for axis, (lo_name, hi_name) in zip(spec.axes, axis_cols, strict=True):
-        lo = np.atleast_1d(edges[lo_name][0]).astype(np.float64)
-        hi = np.atleast_1d(edges[hi_name][0]).astype(np.float64)
+        lo = np.atleast_1d(np.asarray(data[lo_name][0])).astype(np.float64)
+        hi = np.atleast_1d(np.asarray(data[hi_name][0])).astype(np.float64)
         if lo.shape != hi.shape:
             raise FormatError(f"columns {lo_name} and {hi_name} differ in length", **where)
         unit = _unit(columns[lo_name], axis.default_unit, lo_name, where)
@@ -324,14 +363,16 @@ def read_irf(
             obs_id=obs_id,
             file_shape=tuple(lengths[i] for i in axis_of_dim),
         )
-        if dask_values:
+        if values_mode == "dask":
             name = f"irf-{col.lower()}-{dask.base.tokenize(reader)}"
             task = dask.delayed(_read_values)(reader, dask_key_name=name)
             values = da.from_delayed(
                 task, shape=reader.shape, dtype=reader.dtype, name=name + "-array"
             )
-        else:
+        elif values_mode == "lazy":
             values = indexing.LazilyIndexedArray(_IRFBackendArray(reader))
+        else:
+            values = reader.from_row(np.asarray(data[col]))
         unit = _unit(columns[col], spec.default_units.get(var, ""), col, where)
         data_vars[var] = xr.Variable(
             spec.dims,
@@ -342,6 +383,24 @@ def read_irf(
     attrs = header_to_attrs(header)
     attrs.update(_irf_attrs(header, spec, str(path), hdu, obs_id))
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _table_data(table: fits.BinTableHDU, where: dict):
+    import gzip
+    import zlib
+
+    from ..errors import CorruptFileError
+    from .fits import describe_read_error
+
+    try:
+        data = table.data
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise CorruptFileError(describe_read_error(err), **where) from err
+    except (ValueError, OSError, TypeError) as err:
+        raise CorruptFileError(f"cannot read table data ({err})", **where) from err
+    if data is None or len(data) < 1:
+        raise FormatError("IRF table has no rows", **where)
+    return data
 
 
 def _irf_attrs(header, spec: IRFSpec, path: str, hdu, obs_id) -> dict:

@@ -34,6 +34,7 @@ chunked like the coordinates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,14 +102,16 @@ def _interp_kernel(
     names: tuple[str, ...],
     units: tuple[str, ...],
     fill_groups: tuple[tuple[int, ...], ...],
+    plan: tuple[tuple[int, ...], ...],
     context: dict,
 ) -> np.ndarray:
     *points, table = args
     ndim = len(nodes)
     table = np.asarray(table)
     table = table.reshape(table.shape[-ndim:]) if ndim else table.reshape(())
-    points = np.broadcast_arrays(*[np.asarray(p, dtype=float) for p in points])
-    shape = points[0].shape
+    # xarray hands the points over broadcastable, not broadcast: keep it that way
+    points = [np.asarray(p, dtype=float) for p in points]
+    shape = np.broadcast_shapes(*[p.shape for p in points])
 
     out_axes = []
     for name, unit, p, e in zip(names, units, points, edges, strict=True):
@@ -123,39 +126,153 @@ def _interp_kernel(
                 **context,
             )
         out_axes.append(out_axis)
-    outside = np.zeros(shape, dtype=bool)
-    for group in fill_groups:
-        outside |= np.logical_and.reduce([out_axes[i] for i in group])
     if mode == "clip":
         points = [np.clip(p, e[0], e[-1]) for p, e in zip(points, edges, strict=True)]
 
-    include = [len(n) > 1 for n in nodes]
     values = _scale(table.astype(np.float64, copy=False), values_scale, tiny)
-    if any(include):
-        squeeze_axes = tuple(i for i, inc in enumerate(include) if not inc)
-        values = values.reshape([s for i, s in enumerate(values.shape) if i not in squeeze_axes])
-        grid = [_scale_coord(n, s) for n, s, inc in zip(nodes, scales, include, strict=True) if inc]
-        interp = RegularGridInterpolator(
-            grid, values, method=method, bounds_error=False, fill_value=None
-        )
-        flat = np.stack(
-            [
-                _scale_coord(p, s).ravel()
-                for p, s, inc in zip(points, scales, include, strict=True)
-                if inc
-            ],
-            axis=-1,
-        )
-        with np.errstate(invalid="ignore"):
-            result = interp(flat).reshape(shape)
+    scaled_points = [_scale_coord(p, s) for p, s in zip(points, scales, strict=True)]
+    scaled_nodes = [_scale_coord(n, s) for n, s in zip(nodes, scales, strict=True)]
+    if method == "linear":
+        result = _separable_linear(values, scaled_nodes, scaled_points, shape, plan)
     else:
-        result = np.full(shape, values.reshape(-1)[0] if values.size else np.nan)
+        result = _grid_interpolate(values, scaled_nodes, scaled_points, shape, method)
     result = _inverse_scale(result, values_scale, tiny)
     if clip_negative:
         result = np.clip(result, 0, np.inf)
     if mode == "fill":
+        outside = np.zeros(shape, dtype=bool)
+        for group in fill_groups:
+            outside = outside | functools.reduce(np.logical_and, [out_axes[i] for i in group])
         result = np.where(outside | ~np.isfinite(result), fill_value, result)
+    if result.shape != shape:
+        result = np.broadcast_to(result, shape).copy()
     return result
+
+
+def _separable_linear(
+    values: np.ndarray,
+    nodes: list[np.ndarray],
+    points: list[np.ndarray],
+    shape: tuple,
+    plan: tuple[tuple[int, ...], ...],
+) -> np.ndarray:
+    """Multilinear interpolation (linear extrapolation) as successive small steps.
+
+    Multilinear interpolation is separable: interpolating along one table axis
+    (or a few axes at once) at a time gives the numbers of
+    :class:`scipy.interpolate.RegularGridInterpolator` (up to rounding), but a
+    step only touches the broadcast shape of the points it has seen. ``plan``
+    (from :func:`_interpolation_plan`) says which axes go together (those whose
+    points depend on the same dims, e.g. ``fov_lon`` and ``fov_lat`` of every
+    sky pixel) and in which order; it is fixed before chunking, so chunked and
+    eager evaluations give bit-identical results.
+    """
+    lead = len(shape)
+    pts = [p.reshape((1,) * (lead - p.ndim) + p.shape) for p in points]
+    remaining = list(range(len(nodes)))
+    current = values.reshape((1,) * lead + values.shape)
+    for group in plan:
+        positions = [lead + remaining.index(i) for i in group]
+        current = np.moveaxis(current, positions, range(lead, lead + len(group)))
+        remaining = list(group) + [i for i in remaining if i not in group]
+        active = [i for i in group if nodes[i].size > 1]
+        sizes = [nodes[i].size for i in group]
+        flat = current.reshape(
+            (*current.shape[:lead], int(np.prod(sizes)), *current.shape[lead + len(group) :])
+        )
+        strides = dict(zip(group, np.cumprod([1, *sizes[::-1]])[:-1][::-1], strict=True))
+        weights = {i: _axis_weights(nodes[i], pts[i]) for i in active}
+        rest = flat.ndim - lead - 1
+        out = None
+        for corner in np.ndindex(*(2,) * len(active)):
+            index = 0
+            weight = 1.0
+            for i, c in zip(active, corner, strict=True):
+                i0, w = weights[i]
+                index = index + (i0 + c) * strides[i]
+                weight = weight * (w if c else 1 - w)
+            index = np.asarray(index)
+            index = (
+                index.reshape(index.shape + (1,) * (lead - index.ndim))
+                if index.ndim
+                else index.reshape((1,) * lead)
+            )
+            index_shape = index.shape + (1,) + (1,) * rest
+            taken = np.take_along_axis(flat, index.reshape(index_shape), axis=lead)
+            with np.errstate(invalid="ignore"):
+                term = taken * np.reshape(weight, np.shape(weight) + (1,) * (1 + rest))
+            out = term if out is None else out + term
+        current = out[(slice(None),) * lead + (0,)]
+        remaining = remaining[len(group) :]
+    return current
+
+
+def _interpolation_plan(
+    point_dims: list[tuple[str, ...]], sizes: dict[str, int], node_sizes: list[int]
+) -> tuple[tuple[int, ...], ...]:
+    """Groups of table axes interpolated together, in order (see :func:`_separable_linear`).
+
+    Axes whose points depend on the same dims form a group; groups go in the
+    order that keeps intermediate arrays smallest, judged on the full sizes.
+    """
+    by_dims: dict[frozenset, list[int]] = {}
+    for i, dims in enumerate(point_dims):
+        by_dims.setdefault(frozenset(dims), []).append(i)
+    pending = [tuple(g) for g in by_dims.values()]
+    seen: set[str] = set()
+    remaining = set(range(len(point_dims)))
+    plan = []
+    while pending:
+
+        def cost(group, seen=frozenset(seen), remaining=frozenset(remaining)):
+            dims = seen | set().union(*(point_dims[i] for i in group))
+            out = int(np.prod([sizes[d] for d in dims])) if dims else 1
+            rest = int(np.prod([node_sizes[i] for i in remaining if i not in group]))
+            return (out * rest, group)
+
+        group = min(pending, key=cost)
+        pending.remove(group)
+        plan.append(group)
+        seen |= set().union(*(point_dims[i] for i in group))
+        remaining -= set(group)
+    return tuple(plan)
+
+
+def _axis_weights(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower node index and weight of the upper node (linear extrapolation at the ends)."""
+    if x.size == 1:
+        return np.zeros(p.shape, dtype=np.intp), np.zeros(p.shape)
+    finite = np.isfinite(p)
+    safe = np.where(finite, p, x[0])
+    i0 = np.clip(np.searchsorted(x, safe, side="right") - 1, 0, x.size - 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(finite, (safe - x[i0]) / (x[i0 + 1] - x[i0]), np.nan)
+    return i0, w
+
+
+def _grid_interpolate(
+    values: np.ndarray,
+    nodes: list[np.ndarray],
+    points: list[np.ndarray],
+    shape: tuple,
+    method: str,
+) -> np.ndarray:
+    """Any other method through scipy's RegularGridInterpolator (points broadcast)."""
+    include = [len(n) > 1 for n in nodes]
+    if not any(include):
+        return np.full(shape, values.reshape(-1)[0] if values.size else np.nan)
+    squeeze_axes = tuple(i for i, inc in enumerate(include) if not inc)
+    values = values.reshape([s for i, s in enumerate(values.shape) if i not in squeeze_axes])
+    grid = [n for n, inc in zip(nodes, include, strict=True) if inc]
+    interp = RegularGridInterpolator(
+        grid, values, method=method, bounds_error=False, fill_value=None
+    )
+    flat = np.stack(
+        [np.broadcast_to(p, shape).ravel() for p, inc in zip(points, include, strict=True) if inc],
+        axis=-1,
+    )
+    with np.errstate(invalid="ignore"):
+        return interp(flat).reshape(shape)
 
 
 def interpolate(
@@ -243,6 +360,11 @@ def interpolate(
         "clip_negative": clip_negative,
         "names": tuple(table.dims),
         "units": tuple(irf[dim].attrs.get("units", "") for dim in table.dims),
+        "plan": _interpolation_plan(
+            [tuple(p.dims) for p in points],
+            {d: n for p in points for d, n in p.sizes.items()},
+            [irf[dim].size for dim in table.dims],
+        ),
         "fill_groups": tuple(
             tuple(table.dims.index(d) for d in group)
             for group in (fill_groups or tuple((d,) for d in table.dims))

@@ -1,0 +1,327 @@
+"""Per-observation reduction: one pure function from an observation to its DL4 products.
+
+:class:`ObservationRef` is everything a task needs to find an observation's data
+(file locations, pointing, dead-time, header keywords): small and picklable,
+built on the client from the data store's index and EVENTS headers.
+:func:`reduce_observation` runs inside one dask task: it reads the events, GTIs
+and IRFs of that observation (each file opened once) and returns its products
+as an :class:`xarray.DataTree` of numpy-backed Datasets:
+
+``/maps``
+    ``counts`` (energy, y, x), ``exposure`` (energy_true, y, x),
+    ``background`` (energy, y, x), ``mask_safe`` (energy, y, x) on the
+    observation's geometry (the configured one, or its cutout around the pointing).
+``/irf``
+    ``psf`` (energy_true, rad, y, x), ``edisp`` (energy_true, energy | migra, y, x)
+    and their ``exposure_irf`` (energy_true, y, x) on the coarse IRF grid.
+
+The tree's attrs hold the observation id, live and on time, pointing, and the
+safe-energy thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+
+from .. import dims as D
+from ..errors import FormatError, ObservationNotFoundError
+from ..io.fits import read_columns
+from ..io.gadf import fov_alignment
+from ..io.irf_table import read_irfs
+from .config import MapReductionConfig
+from .products import (
+    make_background,
+    make_counts,
+    make_edisp_kernel_map,
+    make_edisp_migra_map,
+    make_exposure,
+    make_psf_map,
+)
+
+if TYPE_CHECKING:
+    from ..data import DataStore, HDULocation
+
+__all__ = [
+    "ObservationRef",
+    "irf_geometry",
+    "observation_geometry",
+    "observation_irf_geometry",
+    "observation_refs",
+    "reduce_observation",
+]
+
+_NEEDED = {
+    "counts": ("events",),
+    "exposure": ("gti", "aeff"),
+    "background": ("gti", "bkg"),
+    "psf": ("gti", "aeff", "psf"),
+    "edisp": ("gti", "aeff", "edisp"),
+}
+
+
+@dataclass(frozen=True)
+class ObservationRef:
+    """Where an observation's data are, and the header values a reduction needs."""
+
+    obs_id: int
+    locations: dict = field(hash=False)
+    ra_pnt: float = np.nan
+    dec_pnt: float = np.nan
+    deadc: float = 1.0
+    events_attrs: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def pointing(self) -> tuple[float, float]:
+        """ICRS pointing (deg)."""
+        return (self.ra_pnt, self.dec_pnt)
+
+    def __dask_tokenize__(self):
+        return (
+            type(self).__name__,
+            self.obs_id,
+            tuple(sorted((k, str(v.path), v.hdu) for k, v in self.locations.items())),
+            self.ra_pnt,
+            self.dec_pnt,
+            self.deadc,
+        )
+
+
+def observation_refs(
+    store: DataStore, obs_ids=None, *, needed=("events", "gti")
+) -> list[ObservationRef]:
+    """References of the store's observations (reads EVENTS headers, cached).
+
+    Raises
+    ------
+    gammax.errors.ObservationNotFoundError
+        If an observation lacks an HDU type in ``needed``.
+    """
+    refs = []
+    ids = store._resolve_ids(obs_ids)
+    for obs_id in ids:
+        types = store.hdu_types(obs_id)
+        missing = [t for t in needed if t not in types]
+        if missing:
+            raise ObservationNotFoundError(
+                f"no {missing} HDU(s) in the index; this observation has {types}", obs_id=obs_id
+            )
+        locations = {t: store.location(obs_id, t) for t in types}
+        attrs = store._cache.get(locations["events"])[0] if "events" in locations else {}
+        ra = attrs.get("RA_PNT")
+        dec = attrs.get("DEC_PNT")
+        if (ra is None or dec is None) and "RA_PNT" in store.obs_table:
+            ra = float(store.obs_table.RA_PNT.sel(obs_id=obs_id))
+            dec = float(store.obs_table.DEC_PNT.sel(obs_id=obs_id))
+        keep = {
+            k: attrs[k] for k in ("CREATOR", "HDUVERS", "OBJECT", "TELESCOP", "DEADC") if k in attrs
+        }
+        refs.append(
+            ObservationRef(
+                obs_id=int(obs_id),
+                locations=locations,
+                ra_pnt=float(ra) if ra is not None else np.nan,
+                dec_pnt=float(dec) if dec is not None else np.nan,
+                deadc=float(attrs.get("DEADC", 1.0)),
+                events_attrs=keep,
+            )
+        )
+    return refs
+
+
+def _cutout(geom, ref: ObservationRef, width: float):
+    from astropy.coordinates import SkyCoord
+
+    position = SkyCoord(ref.ra_pnt, ref.dec_pnt, unit="deg", frame="icrs")
+    slices = geom.cutout_slices(position, width, mode="trim")
+    x0, y0 = slices[D.X].start, slices[D.Y].start
+    nx, ny = slices[D.X].stop - x0, slices[D.Y].stop - y0
+    return geom.slice_pixels(x0, y0, nx, ny), (y0, x0)
+
+
+def observation_geometry(ref: ObservationRef, config: MapReductionConfig):
+    """Geometry of an observation's maps and its pixel offset ``(y0, x0)`` in ``config.geom``.
+
+    The configured geometry, or its cutout of ``cutout_width`` around the pointing.
+    """
+    if config.cutout_width is None:
+        return config.geom, (0, 0)
+    return _cutout(config.geom, ref, config.cutout_width)
+
+
+def irf_geometry(config: MapReductionConfig):
+    """Coarse sky grid of the PSF and edisp maps of the stacked dataset."""
+    return config.geom.to_image().to_binsz(config.binsz_irf)
+
+
+def observation_irf_geometry(ref: ObservationRef, config: MapReductionConfig):
+    """Coarse grid of an observation and its offset: a cutout of :func:`irf_geometry`.
+
+    The cutout is one coarse pixel wider than the maps' cutout on each side, so
+    it covers them; being a cutout, it stays aligned with the stacked grid.
+    """
+    full = irf_geometry(config)
+    if config.cutout_width is None:
+        return full, (0, 0)
+    return _cutout(full, ref, config.cutout_width + 2 * config.binsz_irf)
+
+
+def _irf_requests(ref: ObservationRef, types) -> dict[str, dict]:
+    by_file: dict[str, dict] = {}
+    for t in types:
+        loc: HDULocation = ref.locations[t]
+        by_file.setdefault(str(loc.path), {})[t] = (loc.hdu, loc.hdu_class)
+    return by_file
+
+
+def load_irfs(ref: ObservationRef, types) -> dict[str, xr.Dataset]:
+    """Read the IRFs ``types`` of an observation into memory, each file once."""
+    out = {}
+    for path, requests in _irf_requests(ref, types).items():
+        out.update(read_irfs(path, requests, obs_id=ref.obs_id))
+    return out
+
+
+def observation_times(ref: ObservationRef) -> tuple[float, float]:
+    """On time (GTI sum) and live time (on time times DEADC), in seconds."""
+    loc = ref.locations["gti"]
+    gti = read_columns(loc.path, loc.hdu, ["START", "STOP"], obs_id=ref.obs_id)
+    ontime = float(np.sum(gti["STOP"] - gti["START"]))
+    return ontime, ontime * ref.deadc
+
+
+def reduce_observation(ref: ObservationRef, config: MapReductionConfig) -> xr.DataTree:
+    """All products of one observation, on numpy arrays; see the module docstring."""
+    geom, offset = observation_geometry(ref, config)
+    products = config.products
+    needed = sorted({t for p in products for t in _NEEDED[p]})
+    irf_types = [t for t in needed if t in ("aeff", "bkg", "psf", "edisp")]
+    irfs = load_irfs(ref, irf_types) if irf_types else {}
+    if "bkg" in irfs:
+        irfs["bkg"].attrs["fov_alignment"] = fov_alignment(irfs["bkg"].attrs, ref.events_attrs)
+    ontime, livetime = observation_times(ref) if "gti" in needed else (np.nan, np.nan)
+    pointing = ref.pointing
+    if not np.all(np.isfinite(pointing)):
+        raise FormatError("observation has no pointing (RA_PNT/DEC_PNT)", obs_id=ref.obs_id)
+
+    maps = {}
+    if "counts" in products:
+        loc = ref.locations["events"]
+        events = read_columns(loc.path, loc.hdu, ["RA", "DEC", "ENERGY"], obs_id=ref.obs_id)
+        maps["counts"] = make_counts(geom, events)
+    if "exposure" in products:
+        maps["exposure"] = make_exposure(
+            geom, irfs["aeff"], pointing, livetime, config.energy_axis_true
+        )
+    if "background" in products:
+        maps["background"] = make_background(
+            geom,
+            irfs["bkg"],
+            pointing,
+            ontime,
+            interp_missing_data=config.background_interp_missing_data,
+            pad_offset_axis=config.background_pad_offset,
+        )
+    mask, thresholds = observation_mask_safe(geom, config, irfs, pointing, maps)
+    maps["mask_safe"] = mask
+    fov_attrs = {}
+    if config.background_method == "fov":
+        fov_attrs = _apply_fov_background(geom, config, maps)
+
+    irf_maps = {}
+    offset_irf = (0, 0)
+    if "psf" in products or "edisp" in products:
+        geom_irf, offset_irf = observation_irf_geometry(ref, config)
+        irf_maps["exposure_irf"] = make_exposure(
+            geom_irf, irfs["aeff"], pointing, livetime, config.energy_axis_true
+        ).rename("exposure_irf")
+        if "psf" in products:
+            irf_maps["psf"] = make_psf_map(
+                geom_irf, irfs["psf"], pointing, config.energy_axis_true, config.rad_axis
+            )
+        if "edisp" in products:
+            if config.edisp_type == "kernel":
+                irf_maps["edisp"] = make_edisp_kernel_map(
+                    geom_irf, irfs["edisp"], pointing, config.energy_axis_true, geom.axis(D.ENERGY)
+                )
+            else:
+                irf_maps["edisp"] = make_edisp_migra_map(
+                    geom_irf, irfs["edisp"], pointing, config.energy_axis_true, config.migra_axis
+                )
+
+    attrs = {
+        "obs_id": ref.obs_id,
+        "ontime": ontime,
+        "livetime": livetime,
+        "ra_pnt": pointing[0],
+        "dec_pnt": pointing[1],
+        "pixel_offset": list(offset),
+        "pixel_offset_irf": list(offset_irf),
+        **fov_attrs,
+        **{f"safe_{k}": v for k, v in thresholds.items()},
+    }
+    tree = {"/maps": xr.Dataset(maps)}
+    if irf_maps:
+        tree["/irf"] = xr.Dataset(irf_maps)
+    out = xr.DataTree.from_dict(tree)
+    out.attrs = attrs
+    return out
+
+
+def observation_mask_safe(geom, config: MapReductionConfig, irfs: dict, pointing, maps: dict):
+    """Safe mask of an observation on its geometry, and the thresholds found."""
+    from .products import pixel_offsets
+
+    methods = set(config.safe_mask_methods)
+    mask = xr.ones_like(geom.empty(dtype=bool), dtype=bool)
+    thresholds: dict[str, float] = {}
+    if "offset-max" in methods:
+        offset = pixel_offsets(geom, pointing).reset_coords(drop=True)
+        mask = mask & (offset < config.offset_max).values
+    return mask.rename("mask_safe"), thresholds
+
+
+def exclusion_image(geom, config: MapReductionConfig) -> xr.DataArray:
+    """True where the sky may be used (outside ``config.exclusion`` regions)."""
+    from ..geom import exclusion_mask
+
+    if not config.exclusion:
+        return xr.ones_like(geom.to_image().empty(dtype=bool), dtype=bool)
+    return exclusion_mask(geom.to_image(), config.exclusion["regions"])
+
+
+def _apply_fov_background(geom, config: MapReductionConfig, maps: dict) -> dict:
+    """Normalise the background outside the exclusion mask (in place); attrs to record."""
+    from .background import fov_normalisation
+
+    if "counts" not in maps or "background" not in maps:
+        raise FormatError("the FoV background method needs the counts and background products")
+    params = dict(config.fov_params)
+    keep = exclusion_image(geom, config).values[np.newaxis]
+    mask = maps["mask_safe"].values & keep
+    energy = np.asarray(geom.axis(D.ENERGY).center, dtype=float)
+    result = fov_normalisation(
+        maps["counts"].values,
+        maps["background"].values,
+        mask,
+        energy,
+        method=params.get("method", "scale"),
+        fit_tilt=bool(params.get("fit_tilt", False)),
+        min_counts=float(params.get("min_counts", 0)),
+        min_npred_background=float(params.get("min_npred_background", 0)),
+    )
+    if not result.valid:
+        maps["mask_safe"] = maps["mask_safe"] & False
+        return {"fov_valid": False, "fov_message": result.message}
+    factor = result.factor(energy)[:, np.newaxis, np.newaxis]
+    background = maps["background"]
+    maps["background"] = background.copy(data=background.values * factor)
+    return {
+        "fov_valid": True,
+        "fov_norm": result.norm,
+        "fov_norm_error": result.norm_error,
+        "fov_tilt": result.tilt,
+    }
