@@ -30,7 +30,8 @@ from astropy.io import fits
 from ..errors import CorruptFileError, DataFileNotFoundError, HDUNotFoundError
 from .fits import describe_read_error
 
-__all__ = ["TableLayout", "layout_schemas", "read_rows", "scan_table"]
+__all__ = ["FastTable", "TableLayout", "layout_schemas", "read_rows", "read_tables",
+           "scan_table"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -241,3 +242,69 @@ def layout_schemas(layout: TableLayout):
         description = header.get(f"TCOMM{i}")
         schemas.append(ColumnSchema(name, base, tuple(field.shape), unit, description))
     return tuple(schemas)
+
+
+@dataclass(frozen=True)
+class FastTable:
+    """A numeric binary table read in one go: header, column schemas and the raw rows."""
+
+    header: fits.Header
+    schemas: tuple
+    data: np.ndarray  # structured, big-endian as in the file
+
+    @property
+    def columns(self) -> tuple:
+        """Column schemas (``name``, ``unit``, ``shape``...), like astropy's ``columns``."""
+        return self.schemas
+
+
+def read_tables(
+    path: str | os.PathLike, hdus: list[str | int], *, obs_id: int | None = None
+) -> dict[str | int, FastTable | None]:
+    """Read several numeric table HDUs of one file in a single pass.
+
+    Returns ``{hdu: FastTable}``; ``None`` for a requested HDU that is not a
+    plain numeric binary table (read it with astropy). Missing HDUs raise
+    :class:`~gammax.errors.HDUNotFoundError`.
+    """
+    path = Path(path)
+    wanted = {(h.strip().upper() if isinstance(h, str) else int(h)): h for h in hdus}
+    out: dict = {}
+    names = []
+    offset = 0
+    try:
+        with _open(path) as fh:
+            index = 0
+            while len(out) < len(wanted) and (found := _read_header(fh)) is not None:
+                header, size = found
+                offset += size
+                name = "PRIMARY" if index == 0 else str(header.get("EXTNAME", "")).strip()
+                names.append(name)
+                key = next((k for k in (index, name.upper()) if k in wanted), None)
+                if key is not None:
+                    original = wanted[key]
+                    dtype, unsigned = (_row_dtype(header)
+                                       if str(header.get("XTENSION", "")).strip() == "BINTABLE"
+                                       else (None, ()))
+                    if dtype is None or unsigned:
+                        out[original] = None
+                    else:
+                        nbytes = int(header["NAXIS1"]) * int(header["NAXIS2"])
+                        raw = fh.read(nbytes)
+                        if len(raw) != nbytes:
+                            raise EOFError("file ends inside a table")
+                        layout = TableLayout(str(path), index, name, header, offset,
+                                             int(header["NAXIS1"]), int(header["NAXIS2"]),
+                                             dtype)
+                        out[original] = FastTable(header, layout_schemas(layout),
+                                                  np.frombuffer(raw, dtype=dtype))
+                fh.seek(offset + _data_size(header))
+                offset += _data_size(header)
+                index += 1
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise CorruptFileError(describe_read_error(err), file=path, obs_id=obs_id) from err
+    missing = [h for h in hdus if h not in out]
+    if missing:
+        raise HDUNotFoundError(f"HDU not found; the file has {names}", file=path, hdu=missing[0],
+                               obs_id=obs_id)
+    return out

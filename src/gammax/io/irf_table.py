@@ -43,7 +43,14 @@ from ..units import parse_unit
 from .fits import column_schema, get_hdu, header_to_attrs, open_fits, read_columns
 from .gadf import HDU_CLASSES, IRF_SPECS, AxisSpec, IRFSpec, classify_header
 
-__all__ = ["IRFValuesReader", "bin_centers", "edges_from_nodes", "read_irf", "read_irfs"]
+__all__ = [
+    "IRFValuesReader",
+    "bin_centers",
+    "edges_from_nodes",
+    "irf_from_table",
+    "read_irf",
+    "read_irfs",
+]
 
 
 def bin_centers(lo: np.ndarray, hi: np.ndarray, scale: str) -> np.ndarray:
@@ -276,18 +283,34 @@ def read_irfs(
     obs_id : int, optional
         For error messages and attrs.
     """
+    from .fast_table import read_tables
+
     path = Path(path)
     out = {}
-    with open_fits(path, obs_id=obs_id) as hdul:
-        for key, (hdu, hdu_class) in requests.items():
-            table = get_hdu(hdul, hdu, path=path, obs_id=obs_id)
-            out[key] = _build_irf(table, path, hdu, obs_id, hdu_class, "eager")
+    fast = read_tables(path, [hdu for hdu, _ in requests.values()], obs_id=obs_id)
+    slow = {k: v for k, v in requests.items() if fast.get(v[0]) is None}
+    for key, (hdu, hdu_class) in requests.items():
+        if key not in slow:
+            out[key] = _build_irf(fast[hdu], path, hdu, obs_id, hdu_class, "eager")
+    if slow:
+        with open_fits(path, obs_id=obs_id) as hdul:
+            for key, (hdu, hdu_class) in slow.items():
+                table = get_hdu(hdul, hdu, path=path, obs_id=obs_id)
+                out[key] = _build_irf(table, path, hdu, obs_id, hdu_class, "eager")
     return out
 
 
+def irf_from_table(table, path: str | os.PathLike, hdu: str | int, *,
+                   obs_id: int | None = None, hdu_class: str | None = None) -> xr.Dataset:
+    """An in-memory IRF Dataset from a table already read (astropy HDU or ``FastTable``)."""
+    return _build_irf(table, Path(path), hdu, obs_id, hdu_class, "eager")
+
+
 def _build_irf(table, path: Path, hdu, obs_id, hdu_class, values_mode: str) -> xr.Dataset:
+    from .fast_table import FastTable
+
     where = {"file": path, "hdu": hdu, "obs_id": obs_id}
-    if not isinstance(table, fits.BinTableHDU):
+    if not isinstance(table, fits.BinTableHDU | FastTable):
         raise FormatError("IRF HDU is not a binary table", **where)
     header = table.header
     columns = {c.name: c for c in table.columns}
@@ -385,7 +408,7 @@ def _build_irf(table, path: Path, hdu, obs_id, hdu_class, values_mode: str) -> x
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 
-def _table_data(table: fits.BinTableHDU, where: dict):
+def _table_data(table, where: dict):
     import gzip
     import zlib
 
@@ -394,6 +417,8 @@ def _table_data(table: fits.BinTableHDU, where: dict):
 
     try:
         data = table.data
+        if data is not None and data.dtype.names is None:
+            raise ValueError("not a table")
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise CorruptFileError(describe_read_error(err), **where) from err
     except (ValueError, OSError, TypeError) as err:

@@ -73,6 +73,10 @@ class MapReductionConfig:
     cutout_width : float, optional
         If set (deg), each observation's products cover a square cutout of
         ``geom`` of this width around its pointing.
+    center_on_pointing : bool
+        Each observation gets a geometry like ``geom`` (size, pixel, projection,
+        axes) centred on its own pointing: archives spread over the sky. There
+        is then no common geometry, so no stacked dataset.
     offset_max : float
         Offset (deg) of the ``offset-max`` safe mask.
     safe_mask_methods : tuple of str
@@ -98,6 +102,7 @@ class MapReductionConfig:
     migra_axis: MapAxis = DEFAULT_MIGRA_AXIS
     edisp_type: str = "kernel"
     cutout_width: float | None = None
+    center_on_pointing: bool = False
     offset_max: float = 2.5
     safe_mask_methods: tuple[str, ...] = ("offset-max",)
     safe_mask_params: dict = field(default_factory=dict, hash=False)
@@ -129,6 +134,8 @@ class MapReductionConfig:
                 f"energy_axis_true must be named {D.ENERGY_TRUE!r}, "
                 f"got {self.energy_axis_true.name!r}"
             )
+        if self.center_on_pointing and self.cutout_width is not None:
+            raise ConfigError("use either cutout_width or center_on_pointing, not both")
         object.__setattr__(self, "products", tuple(self.products))
         object.__setattr__(self, "safe_mask_methods", tuple(self.safe_mask_methods))
 

@@ -31,7 +31,6 @@ from .. import dims as D
 from ..errors import FormatError, ObservationNotFoundError
 from ..io.fits import read_columns
 from ..io.gadf import fov_alignment
-from ..io.irf_table import read_irfs
 from .config import MapReductionConfig
 from .products import (
     make_background,
@@ -43,7 +42,7 @@ from .products import (
 )
 
 if TYPE_CHECKING:
-    from ..data import DataStore, HDULocation
+    from ..data import DataStore
 
 __all__ = [
     "ObservationRef",
@@ -142,11 +141,26 @@ def _cutout(geom, ref: ObservationRef, width: float):
     return geom.slice_pixels(x0, y0, nx, ny), (y0, x0)
 
 
+def _centred(geom, ref: ObservationRef):
+    from astropy.coordinates import SkyCoord
+
+    from ..geom import WcsGeom
+
+    return WcsGeom.create(
+        skydir=SkyCoord(ref.ra_pnt, ref.dec_pnt, unit="deg", frame="icrs"),
+        npix=geom.npix, binsz=geom.pixel_scales, frame=geom.frame, proj=geom.projection,
+        axes=geom.axes,
+    )
+
+
 def observation_geometry(ref: ObservationRef, config: MapReductionConfig):
     """Geometry of an observation's maps and its pixel offset ``(y0, x0)`` in ``config.geom``.
 
-    The configured geometry, or its cutout of ``cutout_width`` around the pointing.
+    The configured geometry, its cutout of ``cutout_width`` around the pointing,
+    or (``center_on_pointing``) a copy centred on the pointing (offset ``None``).
     """
+    if config.center_on_pointing:
+        return _centred(config.geom, ref), None
     if config.cutout_width is None:
         return config.geom, (0, 0)
     return _cutout(config.geom, ref, config.cutout_width)
@@ -164,31 +178,55 @@ def observation_irf_geometry(ref: ObservationRef, config: MapReductionConfig):
     it covers them; being a cutout, it stays aligned with the stacked grid.
     """
     full = irf_geometry(config)
+    if config.center_on_pointing:
+        return _centred(full, ref), None
     if config.cutout_width is None:
         return full, (0, 0)
     return _cutout(full, ref, config.cutout_width + 2 * config.binsz_irf)
 
 
-def _irf_requests(ref: ObservationRef, types) -> dict[str, dict]:
-    by_file: dict[str, dict] = {}
+_IRF_TYPES = ("aeff", "bkg", "psf", "edisp")
+_TABLE_COLUMNS = {"events": ("RA", "DEC", "ENERGY"), "gti": ("START", "STOP")}
+
+
+def load_inputs(ref: ObservationRef, types) -> dict:
+    """Read an observation's HDUs ``types`` into memory, each file in a single pass.
+
+    Returns ``{"events": {column: array}, "gti": {...}, "aeff": xr.Dataset, ...}``.
+    Numeric tables take the fast path (:func:`gammax.io.fast_table.read_tables`);
+    anything else is read with astropy.
+    """
+    from ..io.fast_table import read_tables
+    from ..io.irf_table import irf_from_table, read_irf
+
+    by_file: dict[str, list[str]] = {}
     for t in types:
-        loc: HDULocation = ref.locations[t]
-        by_file.setdefault(str(loc.path), {})[t] = (loc.hdu, loc.hdu_class)
-    return by_file
-
-
-def load_irfs(ref: ObservationRef, types) -> dict[str, xr.Dataset]:
-    """Read the IRFs ``types`` of an observation into memory, each file once."""
-    out = {}
-    for path, requests in _irf_requests(ref, types).items():
-        out.update(read_irfs(path, requests, obs_id=ref.obs_id))
+        by_file.setdefault(str(ref.locations[t].path), []).append(t)
+    out: dict = {}
+    for path, file_types in by_file.items():
+        hdus = [ref.locations[t].hdu for t in file_types]
+        tables = read_tables(path, hdus, obs_id=ref.obs_id)
+        for t in file_types:
+            loc = ref.locations[t]
+            table = tables.get(loc.hdu)
+            if t in _TABLE_COLUMNS:
+                columns = _TABLE_COLUMNS[t]
+                if table is not None and all(c in table.data.dtype.names for c in columns):
+                    out[t] = {c: table.data[c].astype(table.data[c].dtype.newbyteorder("="))
+                              for c in columns}
+                else:
+                    out[t] = read_columns(loc.path, loc.hdu, list(columns), obs_id=ref.obs_id)
+            elif table is not None:
+                out[t] = irf_from_table(table, loc.path, loc.hdu, obs_id=ref.obs_id,
+                                        hdu_class=loc.hdu_class)
+            else:
+                out[t] = read_irf(loc.path, loc.hdu, obs_id=ref.obs_id,
+                                  hdu_class=loc.hdu_class, dask_values=False).load()
     return out
 
 
-def observation_times(ref: ObservationRef) -> tuple[float, float]:
+def observation_times(ref: ObservationRef, gti: dict[str, np.ndarray]) -> tuple[float, float]:
     """On time (GTI sum) and live time (on time times DEADC), in seconds."""
-    loc = ref.locations["gti"]
-    gti = read_columns(loc.path, loc.hdu, ["START", "STOP"], obs_id=ref.obs_id)
     ontime = float(np.sum(gti["STOP"] - gti["START"]))
     return ontime, ontime * ref.deadc
 
@@ -198,20 +236,19 @@ def reduce_observation(ref: ObservationRef, config: MapReductionConfig) -> xr.Da
     geom, offset = observation_geometry(ref, config)
     products = config.products
     needed = sorted({t for p in products for t in _NEEDED[p]})
-    irf_types = [t for t in needed if t in ("aeff", "bkg", "psf", "edisp")]
-    irfs = load_irfs(ref, irf_types) if irf_types else {}
+    inputs = load_inputs(ref, needed)
+    irfs = {t: inputs[t] for t in _IRF_TYPES if t in inputs}
     if "bkg" in irfs:
         irfs["bkg"].attrs["fov_alignment"] = fov_alignment(irfs["bkg"].attrs, ref.events_attrs)
-    ontime, livetime = observation_times(ref) if "gti" in needed else (np.nan, np.nan)
+    ontime, livetime = (observation_times(ref, inputs["gti"]) if "gti" in inputs
+                        else (np.nan, np.nan))
     pointing = ref.pointing
     if not np.all(np.isfinite(pointing)):
         raise FormatError("observation has no pointing (RA_PNT/DEC_PNT)", obs_id=ref.obs_id)
 
     maps = {}
     if "counts" in products:
-        loc = ref.locations["events"]
-        events = read_columns(loc.path, loc.hdu, ["RA", "DEC", "ENERGY"], obs_id=ref.obs_id)
-        maps["counts"] = make_counts(geom, events)
+        maps["counts"] = make_counts(geom, inputs["events"])
     if "exposure" in products:
         maps["exposure"] = make_exposure(
             geom, irfs["aeff"], pointing, livetime, config.energy_axis_true
@@ -258,8 +295,8 @@ def reduce_observation(ref: ObservationRef, config: MapReductionConfig) -> xr.Da
         "livetime": livetime,
         "ra_pnt": pointing[0],
         "dec_pnt": pointing[1],
-        "pixel_offset": list(offset),
-        "pixel_offset_irf": list(offset_irf),
+        "pixel_offset": list(offset) if offset is not None else None,
+        "pixel_offset_irf": list(offset_irf) if offset_irf is not None else None,
         **fov_attrs,
         **{f"safe_{k}": v for k, v in thresholds.items()},
     }

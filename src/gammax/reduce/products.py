@@ -20,6 +20,8 @@ They run on numpy data inside one dask task per observation.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import xarray as xr
 
@@ -47,9 +49,28 @@ def _axis_values(axis: MapAxis, *, edges: bool = False) -> xr.DataArray:
     return xr.DataArray(values, dims=dim, attrs={"units": str(axis.unit)})
 
 
+@functools.lru_cache(maxsize=16)
+def _sky_icrs_cached(image: Geom) -> tuple[np.ndarray, np.ndarray]:
+    coords = image.get_coord()
+    ra, dec = icrs_lonlat(coords["lon"].values, coords["lat"].values, image.frame)
+    ra.setflags(write=False)
+    dec.setflags(write=False)
+    return ra, dec
+
+
 def _sky_icrs(geom: Geom) -> tuple[np.ndarray, np.ndarray]:
-    coords = geom.to_image().get_coord()
-    return icrs_lonlat(coords["lon"].values, coords["lat"].values, geom.frame)
+    """RA/Dec (deg) of the pixel centres; cached per image geometry (read-only arrays)."""
+    return _sky_icrs_cached(geom.to_image())
+
+
+@functools.lru_cache(maxsize=16)
+def _solid_angle_cached(image: Geom) -> xr.DataArray:
+    return image.solid_angle().reset_coords(drop=True)
+
+
+def solid_angle(geom: Geom) -> xr.DataArray:
+    """Pixel solid angles (sr) of the image of ``geom``; cached per image geometry."""
+    return _solid_angle_cached(geom.to_image())
 
 
 def _image(geom: Geom, values: np.ndarray, name: str, unit: str) -> xr.DataArray:
@@ -161,7 +182,7 @@ def make_background(
     if interp_missing_data:
         bkg = fill_missing_background(bkg)
     energy_edges = _axis_values(geom.axis(D.ENERGY), edges=True)
-    omega = image.solid_angle().reset_coords(drop=True)
+    omega = solid_angle(image)
     ra, dec = _sky_icrs(image)
     if bkg.attrs.get("hdu_class") == "bkg_2d":
         if pad_offset_axis:

@@ -258,6 +258,8 @@ def reduce_observations(
             statuses[obs_id] = {"obs_id": obs_id, "status": "resumed"}
     targets = [statuses[o] for o in ids]
     stacked_task = None
+    if config.center_on_pointing:
+        stack = False  # no common geometry
     if stack and ids:
         groups = [ids[i : i + split_every] for i in range(0, len(ids), split_every)]
         partial = [

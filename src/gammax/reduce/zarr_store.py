@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xarray as xr
 import zarr
 
@@ -202,7 +203,6 @@ def open_stacked(path: str | os.PathLike, name: str = "map") -> xr.DataTree:
 
 
 def _json_default(value: Any):
-    import numpy as np
 
     if isinstance(value, np.generic):
         return value.item()
