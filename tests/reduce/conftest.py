@@ -17,6 +17,7 @@ CRAB_RUNS = [23523, 23526, 23559, 23592]
 CRAB = SkyCoord(83.633, 22.0145, unit="deg", frame="icrs")
 EXCLUSION_RADIUS = 0.3  # deg around the Crab
 OFFSET_MAX = 2.0  # deg
+SAFE_METHODS = ("aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak")
 
 
 def gammax_config(**kwargs):
@@ -30,7 +31,7 @@ def gammax_config(**kwargs):
         "geom": geom,
         "energy_axis_true": energy_true,
         "offset_max": OFFSET_MAX,
-        "safe_mask_methods": ("offset-max",),
+        "safe_mask_methods": SAFE_METHODS,
         "background_method": "fov",
         "fov_params": {"method": "scale"},
         "exclusion": {"regions": region.serialize(format="ds9")},
@@ -75,7 +76,7 @@ def gammapy_crab(hess_dir):
             [CircleSkyRegion(CRAB, EXCLUSION_RADIUS * u.deg)]
         )
         maker = MapDatasetMaker()
-        safe = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX * u.deg)
+        safe = SafeMaskMaker(methods=list(SAFE_METHODS), offset_max=OFFSET_MAX * u.deg)
         fov = FoVBackgroundMaker(method="scale", exclusion_mask=exclusion)
         observations = DataStore.from_dir(hess_dir).get_observations(CRAB_RUNS)
         out = {}

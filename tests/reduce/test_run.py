@@ -25,6 +25,7 @@ FAST = {
     "products": ("counts", "exposure", "background"),
     "background_method": None,
     "exclusion": None,
+    "safe_mask_methods": ("offset-max", "aeff-default"),
 }
 
 
@@ -208,7 +209,9 @@ def test_stacking_is_order_independent(crab_store, tmp_path):
     right = combine(accs[3], combine(accs[2], combine(accs[1], accs[0])))
     a, b = finalize(left, config), finalize(right, config)
     for var in ("counts", "background", "exposure", "mask_safe"):
-        np.testing.assert_allclose(a["maps"][var].values, b["maps"][var].values, rtol=1e-12)
+        np.testing.assert_allclose(
+            a.groups["maps"][var].values, b.groups["maps"][var].values, rtol=1e-12
+        )
 
 
 @pytest.mark.distributed
@@ -241,3 +244,19 @@ def test_distributed_local_cluster_gives_the_same_result(crab_store, tmp_path):
     sb = open_zarr_quiet(remote, "map/stacked/maps")
     for var in sa.data_vars:
         np.testing.assert_array_equal(sa[var].values, sb[var].values)
+
+
+def test_progress_bar_reports(crab_store, tmp_path, capsys):
+    config = small_config()
+    reduce_observations(crab_store.select_obs([23523]), config, tmp_path / "p.zarr", progress=True)
+    out = capsys.readouterr().out
+    assert "100% Completed" in out
+
+
+def test_configuration_errors_name_the_key():
+    with pytest.raises(ConfigError, match="'edisp-bias', which needs the 'edisp' product"):
+        small_config(safe_mask_methods=("edisp-bias",))
+    with pytest.raises(ConfigError, match=r"unknown product\(s\) \['cnts'\].*valid"):
+        small_config(products=("cnts",))
+    with pytest.raises(ConfigError, match="aeff-defualt"):
+        small_config(safe_mask_methods=("aeff-defualt",))

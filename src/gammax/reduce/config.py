@@ -134,6 +134,23 @@ class MapReductionConfig:
                 f"energy_axis_true must be named {D.ENERGY_TRUE!r}, "
                 f"got {self.energy_axis_true.name!r}"
             )
+        from .safe_mask import check_methods
+
+        methods = check_methods(self.safe_mask_methods)
+        if self.safe_mask_params.get("irfs", "DL4") == "DL4":
+            needs = {"aeff-max": "exposure", "edisp-bias": "edisp", "bkg-peak": "background"}
+            for method, product in needs.items():
+                if method in methods and product not in self.products:
+                    raise ConfigError(
+                        f"safe_mask_methods has {method!r}, which needs the {product!r} product "
+                        f"(products: {self.products}); add it, or set "
+                        "safe_mask_params={'irfs': 'DL3'} to use the IRF tables"
+                    )
+            if "edisp-bias" in methods and self.edisp_type != "kernel":
+                raise ConfigError(
+                    "safe_mask_methods 'edisp-bias' needs edisp_type='kernel' "
+                    "(or safe_mask_params={'irfs': 'DL3'})"
+                )
         if self.center_on_pointing and self.cutout_width is not None:
             raise ConfigError("use either cutout_width or center_on_pointing, not both")
         object.__setattr__(self, "products", tuple(self.products))

@@ -103,13 +103,13 @@ def _process_observation(
     t0 = time.perf_counter()
     group = zs.obs_group(name, ref.obs_id)
     try:
-        tree = reduce_observation(ref, config)
+        products = reduce_observation(ref, config)
         files = _input_files(ref)
-        attrs = dict(tree.attrs)
+        attrs = dict(products.attrs)
         attrs["input_files"] = files
         if checksums:
             attrs["input_sha256"] = [zs.file_checksum(f) for f in files]
-        datasets = {key: tree[key].to_dataset() for key in tree.children}
+        datasets = products.groups
         zs.write_datasets(output, group, datasets, attrs, obs_id=ref.obs_id)
         zs.mark_complete(output, group)
         n_events = int(datasets["maps"]["counts"].sum()) if "counts" in datasets["maps"] else 0
@@ -146,8 +146,7 @@ def _accumulate_group(
     for obs_id in obs_ids:
         if obs_id not in ok:
             continue
-        tree = zs.open_observation(output, obs_id, name).load()
-        acc = combine(acc, accumulate(tree, config))
+        acc = combine(acc, accumulate(zs.read_products(output, obs_id, name), config))
     return acc
 
 
@@ -161,10 +160,9 @@ def _combine_all(*accs: Accumulator) -> Accumulator:
 def _write_stacked(acc: Accumulator, output: str, name: str, config: MapReductionConfig) -> bool:
     if not acc.obs_ids:
         return False
-    tree = finalize(acc, config)
-    datasets = {key: tree[key].to_dataset() for key in tree.children}
+    products = finalize(acc, config)
     group = f"{name}/stacked"
-    zs.write_datasets(output, group, datasets, dict(tree.attrs))
+    zs.write_datasets(output, group, products.groups, dict(products.attrs))
     zs.mark_complete(output, group)
     return True
 
@@ -185,7 +183,7 @@ def _progress(enabled: bool, client):
         return
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar(minimum=1.0, dt=0.5):
+    with ProgressBar(dt=0.2):
         yield
 
 
@@ -223,8 +221,9 @@ def reduce_observations(
     errors : {"raise", "skip"}
         What to do with an observation that cannot be reduced.
     progress : bool
-        Show a progress bar (local schedulers; with a ``distributed.Client``
-        use its dashboard or ``distributed.progress``).
+        Show a progress bar in the terminal (dask's ``ProgressBar`` on local
+        schedulers, ``distributed.progress`` with a client; the distributed
+        dashboard shows the same graph live).
     checksums : bool
         Record the sha256 of the input files in each observation's attrs.
     overwrite : bool
@@ -273,7 +272,12 @@ def reduce_observations(
         )
     with _progress(progress, client):
         if client is not None:
-            computed = client.compute([targets, stacked_task], sync=True)
+            futures = client.compute([targets, stacked_task])
+            if progress:
+                from distributed import progress as distributed_progress
+
+                distributed_progress(futures, notebook=False)
+            computed = client.gather(futures)
         else:
             computed = dask.compute(targets, stacked_task)
     results, stacked = computed

@@ -56,7 +56,6 @@ from astropy.coordinates import SkyCoord
 from .. import dims as D
 from ..errors import ConfigError, GeometryError
 from ..geom import Geom, MapAxis, RegionGeom, WcsGeom, axis_from_coordinate
-from ..geom.sky import lonlat_to_unit
 from ..irf import axis_edges, edisp_kernel, evaluate_aeff
 from ..units import parse_unit
 
@@ -64,6 +63,7 @@ __all__ = [
     "IRF_LEVELS",
     "SAFE_MASK_METHODS",
     "SafeMask",
+    "check_methods",
     "energy_mask",
     "make_mask_safe",
     "mask_bkg_invalid",
@@ -160,16 +160,12 @@ def _coord(da: xr.DataArray, dim: str) -> tuple[np.ndarray, u.UnitBase]:
 
 
 def _edges(da: xr.DataArray, dim: str) -> tuple[np.ndarray, u.UnitBase]:
-    """Bin edges of ``dim``: from a gammax axis coordinate, a CF bounds variable or attrs."""
+    """Bin edges of ``dim``: from a gammax axis coordinate or ``attrs["<dim>_edges"]``."""
     coord = da.coords[dim]
     unit = parse_unit(coord.attrs.get("units", "TeV"))
     if "axis_type" in coord.attrs:
         axis = axis_from_coordinate(coord)
         return np.asarray(axis.edges, dtype=float), parse_unit(axis.unit)
-    bounds = coord.attrs.get("bounds")
-    if bounds is not None and bounds in da.coords:
-        b = np.asarray(da.coords[bounds].values, dtype=float)
-        return np.concatenate([b[:, 0], b[-1:, 1]]), unit
     if f"{dim}_edges" in da.attrs:
         return np.asarray(da.attrs[f"{dim}_edges"], dtype=float), parse_unit(
             da.attrs.get(f"{dim}_edges_units", unit)
@@ -272,34 +268,26 @@ def energy_mask(
 
 @dataclass(frozen=True)
 class _OffsetBelow:
-    """Picklable per-block test ``separation(pixel, pointing) < offset_max``."""
+    """Picklable per-block test ``separation(pointing, pixel) < offset_max``."""
 
     geom: WcsGeom
-    lon: float
-    lat: float
+    pointing: SkyCoord
     offset_max: float
 
     def __call__(self, yy, xx):
         lon, lat = self.geom.pix_to_world(xx, yy)
-        return _separation_deg(lon, lat, self.lon, self.lat) < self.offset_max
-
-
-def _separation_deg(lon, lat, lon0, lat0):
-    a = lonlat_to_unit(lon, lat)
-    b = lonlat_to_unit(lon0, lat0)
-    dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-    cross = np.sqrt(
-        (a[1] * b[2] - a[2] * b[1]) ** 2
-        + (a[2] * b[0] - a[0] * b[2]) ** 2
-        + (a[0] * b[1] - a[1] * b[0]) ** 2
-    )
-    return np.degrees(np.arctan2(cross, dot))
+        sky = SkyCoord(lon, lat, unit="deg", frame=self.geom.frame)
+        return self.pointing.separation(sky).deg < self.offset_max
 
 
 def mask_offset_max(
     geom: Geom, pointing: Any, offset_max: Any = "3 deg", *, chunks: Any = None
 ) -> xr.DataArray:
     """Sky pixels whose centre is closer than ``offset_max`` to the pointing (strict ``<``).
+
+    The separation is astropy's (Vincenty formula, pointing first), as in
+    Gammapy's ``Geom.separation``, so that pixels exactly at ``offset_max``
+    fall on the same side.
 
     Parameters
     ----------
@@ -324,19 +312,16 @@ def mask_offset_max(
     array([[False,  True, False]])
     """
     limit = float(_quantity(offset_max, "deg", "offset_max").to_value("deg"))
-    c = _skycoord(pointing, "pointing").transform_to(geom.frame)
-    lon0, lat0 = float(c.spherical.lon.deg), float(c.spherical.lat.deg)
+    pointing = _skycoord(pointing, "pointing")
     if isinstance(geom, WcsGeom):
         image = geom.to_image()
-        out = image.pixel_field(_OffsetBelow(image, lon0, lat0, limit), bool, chunks, None)
+        out = image.pixel_field(_OffsetBelow(image, pointing, limit), bool, chunks, None)
     elif isinstance(geom, RegionGeom):
-        centre = geom.center_skydir.spherical
-        sep = _separation_deg(centre.lon.deg, centre.lat.deg, lon0, lat0)
-        out = xr.DataArray(bool(sep < limit))
+        out = xr.DataArray(bool(geom.center_skydir.separation(pointing).deg < limit))
     else:
         coords = geom.get_coord()
-        sep = _separation_deg(coords["lon"].values, coords["lat"].values, lon0, lat0)
-        out = geom.to_image().wrap(sep < limit)
+        sky = SkyCoord(coords["lon"].values, coords["lat"].values, unit="deg", frame=geom.frame)
+        out = geom.to_image().wrap(pointing.separation(sky).deg < limit)
     out.attrs.pop("units", None)
     return out.rename("mask_offset_max")
 
@@ -735,13 +720,13 @@ def make_mask_safe(
         thresholds["aeff_default_energy_max"] = _tev(hi)
         mask = mask & energy_mask(geom, lo, hi)
 
-    position = _dl4_position(geom, pointing, position, fixed_offset, irfs, methods)
+    where = _dl4_position(geom, pointing, position, fixed_offset, irfs, methods)
     offset = _dl3_offset(pointing, position, fixed_offset, irfs, methods)
 
     if "aeff-max" in methods:
         if irfs == "DL4":
             expo = _need(exposure, "exposure", "aeff-max", irfs, "exposure map")
-            lo = threshold_aeff_max(spectrum_at_position(expo, position), aeff_percent)
+            lo = threshold_aeff_max(spectrum_at_position(expo, where), aeff_percent)
         else:
             table = _need(aeff, "aeff", "aeff-max", irfs, "effective-area IRF Dataset")
             lo = threshold_aeff_max_irf(table, offset, aeff_percent)
@@ -751,7 +736,12 @@ def make_mask_safe(
     if "edisp-bias" in methods:
         if irfs == "DL4":
             kmap = _need(edisp_kernel_map, "edisp_kernel_map", "edisp-bias", irfs, "kernel map")
-            kernel = spectrum_at_position(kmap, position, nearest_valid=True)
+            if D.ENERGY not in kmap.dims:
+                raise ConfigError(
+                    f"edisp-bias with irfs='DL4' needs an edisp kernel map with dims (energy_true,"
+                    f" energy, ...); got {kmap.dims} (a migra map?): use irfs='DL3'"
+                )
+            kernel = spectrum_at_position(kmap, where, nearest_valid=True)
             lo = threshold_edisp_bias(kernel, bias_percent)
         else:
             table = _need(edisp, "edisp", "edisp-bias", irfs, "energy-dispersion IRF Dataset")

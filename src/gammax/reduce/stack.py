@@ -24,7 +24,7 @@ import xarray as xr
 
 from .. import dims as D
 from .config import MapReductionConfig
-from .observation import irf_geometry
+from .observation import ObservationProducts, irf_geometry
 
 __all__ = ["Accumulator", "accumulate", "combine", "finalize"]
 
@@ -63,11 +63,18 @@ def _nearest_coarse(mask_image: np.ndarray, fine_geom, coarse_geom) -> np.ndarra
     return np.asarray(on_coarse.values) > 0.5
 
 
-def accumulate(tree: xr.DataTree, config: MapReductionConfig) -> Accumulator:
-    """The accumulator of one observation's products (a DataTree as written)."""
-    maps = tree["maps"].to_dataset()
+def accumulate(
+    products: ObservationProducts | xr.DataTree, config: MapReductionConfig
+) -> Accumulator:
+    """The accumulator of one observation's products (as computed, or read back)."""
+    if isinstance(products, xr.DataTree):
+        products = ObservationProducts(
+            {k: products[k].to_dataset() for k in products.children}, dict(products.attrs)
+        )
+    attrs = products.attrs
+    maps = products.groups["maps"]
     full = config.geom
-    offset = tuple(tree.attrs.get("pixel_offset", (0, 0)))
+    offset = tuple(attrs.get("pixel_offset", (0, 0)))
     mask = np.asarray(maps["mask_safe"].values, dtype=bool)
     mask_image = mask.any(axis=0)
     arrays: dict[str, np.ndarray] = {}
@@ -79,10 +86,10 @@ def accumulate(tree: xr.DataTree, config: MapReductionConfig) -> Accumulator:
         shape = (values.shape[0], *full.sky_shape)
         arrays[name] = _place(shape, np.where(weight, values, 0.0), offset)
     arrays["mask_safe"] = _place((mask.shape[0], *full.sky_shape), mask, offset)
-    if "irf" in tree.children:
-        irf = tree["irf"].to_dataset()
+    if "irf" in products.groups:
+        irf = products.groups["irf"]
         coarse_full = irf_geometry(config)
-        offset_irf = tuple(tree.attrs.get("pixel_offset_irf", (0, 0)))
+        offset_irf = tuple(attrs.get("pixel_offset_irf", (0, 0)))
         obs_geom = maps["mask_safe"].gx.geom
         coarse_obs = irf["exposure_irf"].gx.geom
         safe = _nearest_coarse(mask_image, obs_geom, coarse_obs)
@@ -96,9 +103,7 @@ def accumulate(tree: xr.DataTree, config: MapReductionConfig) -> Accumulator:
                 arrays[name] = _place(
                     (*values.shape[:2], *coarse_full.sky_shape), weighted, offset_irf
                 )
-    return Accumulator(
-        arrays, float(tree.attrs.get("livetime", 0.0)), [int(tree.attrs.get("obs_id", -1))]
-    )
+    return Accumulator(arrays, float(attrs.get("livetime", 0.0)), [int(attrs.get("obs_id", -1))])
 
 
 def combine(a: Accumulator, b: Accumulator) -> Accumulator:
@@ -114,10 +119,8 @@ def combine(a: Accumulator, b: Accumulator) -> Accumulator:
     return Accumulator(arrays, a.livetime + b.livetime, a.obs_ids + b.obs_ids)
 
 
-def finalize(
-    acc: Accumulator, config: MapReductionConfig, template: xr.DataTree | None = None
-) -> xr.DataTree:
-    """The stacked DataTree: maps on ``config.geom``, IRF maps on its coarse grid."""
+def finalize(acc: Accumulator, config: MapReductionConfig) -> ObservationProducts:
+    """The stacked products: maps on ``config.geom``, IRF maps on its coarse grid."""
     geom = config.geom
     arrays = acc.arrays
     maps = {}
@@ -129,7 +132,7 @@ def finalize(
         cube = geom.to_image().to_cube([config.energy_axis_true])
         maps["exposure"] = cube.wrap(arrays["exposure"], unit="m2 s", name="exposure")
     maps["mask_safe"] = geom.wrap(arrays["mask_safe"], unit="", name="mask_safe")
-    tree = {"/maps": xr.Dataset(maps)}
+    groups = {"maps": xr.Dataset(maps)}
     if "exposure_irf" in arrays:
         coarse = irf_geometry(config)
         expo = arrays["exposure_irf"]
@@ -150,11 +153,12 @@ def finalize(
                 irf["edisp"] = coarse.to_cube([config.energy_axis_true, second]).wrap(
                     edisp, unit="", name="edisp"
                 )
-        tree["/irf"] = xr.Dataset(irf)
-    out = xr.DataTree.from_dict(tree)
-    out.attrs = {
-        "livetime": acc.livetime,
-        "n_obs": len(acc.obs_ids),
-        "obs_ids": sorted(acc.obs_ids),
-    }
-    return out
+        groups["irf"] = xr.Dataset(irf)
+    return ObservationProducts(
+        groups,
+        {
+            "livetime": acc.livetime,
+            "n_obs": len(acc.obs_ids),
+            "obs_ids": sorted(acc.obs_ids),
+        },
+    )

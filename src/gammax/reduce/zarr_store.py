@@ -49,6 +49,7 @@ __all__ = [
     "obs_group",
     "open_observation",
     "open_stacked",
+    "read_products",
     "write_datasets",
 ]
 
@@ -192,6 +193,20 @@ def open_observation(path: str | os.PathLike, obs_id: int, name: str = "map") ->
         return xr.open_datatree(
             str(path), engine="zarr", group=obs_group(name, obs_id), consolidated=False
         )
+
+
+def read_products(path: str | os.PathLike, obs_id: int | str, name: str = "map"):
+    """An observation's products read into memory, without an ``xarray.DataTree``."""
+    from .observation import ObservationProducts
+
+    group = obs_group(name, obs_id) if obs_id != "stacked" else f"{name}/stacked"
+    root = zarr.open_group(str(path), mode="r", use_consolidated=False)
+    node = root[group]
+    groups = {}
+    with _quiet_consolidated():
+        for key in node.group_keys():
+            groups[key] = xr.open_zarr(str(path), group=f"{group}/{key}", consolidated=False).load()
+    return ObservationProducts(groups, dict(node.attrs))
 
 
 def open_stacked(path: str | os.PathLike, name: str = "map") -> xr.DataTree:
