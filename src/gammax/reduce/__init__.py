@@ -9,6 +9,7 @@ from __future__ import annotations
 from .config import DEFAULT_RAD_AXIS, PRODUCTS, MapReductionConfig
 from .observation import ObservationRef, observation_refs, reduce_observation
 from .run import ReductionResult, reduce_observations
+from .spectrum import SpectrumReductionConfig
 from .stack import Accumulator, accumulate, combine, finalize
 from .zarr_store import open_observation, open_stacked
 
@@ -19,6 +20,7 @@ __all__ = [
     "MapReductionConfig",
     "ObservationRef",
     "ReductionResult",
+    "SpectrumReductionConfig",
     "accumulate",
     "combine",
     "finalize",

@@ -259,8 +259,16 @@ class ObservationProducts:
         return tree
 
 
-def reduce_observation(ref: ObservationRef, config: MapReductionConfig) -> ObservationProducts:
-    """All products of one observation, on numpy arrays; see the module docstring."""
+def reduce_observation(ref: ObservationRef, config) -> ObservationProducts:
+    """All products of one observation, on numpy arrays; see the module docstring.
+
+    ``config`` is a :class:`MapReductionConfig` (maps) or a
+    :class:`~gammax.reduce.spectrum.SpectrumReductionConfig` (ON/OFF spectra).
+    """
+    from .spectrum import SpectrumReductionConfig, reduce_spectrum_observation
+
+    if isinstance(config, SpectrumReductionConfig):
+        return reduce_spectrum_observation(ref, config)
     geom, offset = observation_geometry(ref, config)
     products = config.products
     needed = {t for p in products for t in _NEEDED[p]}

@@ -37,6 +37,7 @@ from ..errors import GammaxError
 from . import zarr_store as zs
 from .config import MapReductionConfig
 from .observation import ObservationRef, observation_refs, reduce_observation
+from .spectrum import SpectrumReductionConfig
 from .stack import Accumulator, accumulate, combine, finalize
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _process_observation(
         datasets = products.groups
         zs.write_datasets(output, group, datasets, attrs, obs_id=ref.obs_id)
         zs.mark_complete(output, group)
-        n_events = int(datasets["maps"]["counts"].sum()) if "counts" in datasets["maps"] else 0
+        n_events = sum(int(ds["counts"].sum()) for ds in datasets.values() if "counts" in ds)
         return {
             "obs_id": ref.obs_id,
             "status": "done",
@@ -189,7 +190,7 @@ def _progress(enabled: bool, client):
 
 def reduce_observations(
     store: DataStore,
-    config: MapReductionConfig,
+    config: MapReductionConfig | SpectrumReductionConfig,
     output: str | os.PathLike,
     *,
     obs_ids=None,
@@ -245,7 +246,12 @@ def reduce_observations(
     ids = store._resolve_ids(obs_ids)
     complete = zs.completed_observations(output, name)
     todo = [o for o in ids if o not in complete]
-    refs = observation_refs(store, todo, needed=("events", "gti")) if todo else []
+    needed = (
+        ("events", "gti", "aeff", "edisp")
+        if isinstance(config, SpectrumReductionConfig)
+        else ("events", "gti")
+    )
+    refs = observation_refs(store, todo, needed=needed) if todo else []
     statuses = {
         ref.obs_id: dask.delayed(_process_observation, pure=False)(
             ref, config, output, name, errors, checksums, dask_key_name=f"reduce-obs-{ref.obs_id}"
@@ -257,7 +263,7 @@ def reduce_observations(
             statuses[obs_id] = {"obs_id": obs_id, "status": "resumed"}
     targets = [statuses[o] for o in ids]
     stacked_task = None
-    if config.center_on_pointing:
+    if getattr(config, "center_on_pointing", False):
         stack = False  # no common geometry
     if stack and ids:
         groups = [ids[i : i + split_every] for i in range(0, len(ids), split_every)]

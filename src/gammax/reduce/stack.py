@@ -71,6 +71,10 @@ def accumulate(
         products = ObservationProducts(
             {k: products[k].to_dataset() for k in products.children}, dict(products.attrs)
         )
+    from .spectrum import SpectrumReductionConfig, accumulate_spectrum
+
+    if isinstance(config, SpectrumReductionConfig):
+        return accumulate_spectrum(products, config)
     attrs = products.attrs
     maps = products.groups["maps"]
     full = config.geom
@@ -121,6 +125,10 @@ def combine(a: Accumulator, b: Accumulator) -> Accumulator:
 
 def finalize(acc: Accumulator, config: MapReductionConfig) -> ObservationProducts:
     """The stacked products: maps on ``config.geom``, IRF maps on its coarse grid."""
+    from .spectrum import SpectrumReductionConfig, finalize_spectrum
+
+    if isinstance(config, SpectrumReductionConfig):
+        return finalize_spectrum(acc, config)
     geom = config.geom
     arrays = acc.arrays
     maps = {}
