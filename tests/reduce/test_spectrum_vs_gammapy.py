@@ -135,8 +135,11 @@ def test_magic_rad_max_wobble(data_dir, tmp_path):
         warnings.simplefilter("ignore")
         from gammapy.data import DataStore
         from gammapy.datasets import SpectrumDataset
-        from gammapy.makers import SpectrumDatasetMaker, WobbleRegionsFinder
-        from gammapy.makers import ReflectedRegionsBackgroundMaker
+        from gammapy.makers import (
+            ReflectedRegionsBackgroundMaker,
+            SpectrumDatasetMaker,
+            WobbleRegionsFinder,
+        )
         from gammapy.maps import MapAxis as GAxis
         from gammapy.maps import RegionGeom
 
