@@ -69,7 +69,7 @@ def _gammax(scheduler: str, workers: int):
                 from distributed import Client, LocalCluster
 
                 with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, Client(cluster) as client:
                     result = reduce_observations(store, config, out, obs_ids=ids, client=client)
             else:
                 with dask.config.set(scheduler="threads", num_workers=workers):

@@ -226,7 +226,7 @@ def test_distributed_local_cluster_gives_the_same_result(crab_store, tmp_path):
     remote = tmp_path / "cluster.zarr"
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -260,3 +260,27 @@ def test_configuration_errors_name_the_key():
         small_config(products=("cnts",))
     with pytest.raises(ConfigError, match="aeff-defualt"):
         small_config(safe_mask_methods=("aeff-defualt",))
+
+
+def test_written_groups_read_back_identically(crab_store, tmp_path):
+    from gammax.reduce.observation import observation_refs, reduce_observation
+    from gammax.reduce.zarr_store import STORAGE_DTYPES, write_datasets
+
+    config = small_config(
+        products=("counts", "exposure", "background", "psf", "edisp"),
+        safe_mask_methods=("offset-max",),
+    )
+    products = reduce_observation(observation_refs(crab_store, [23523])[0], config)
+    path = tmp_path / "w.zarr"
+    zarr.open_group(str(path), mode="w")
+    write_datasets(path, "g", products.groups, products.attrs)
+    for key, expected in products.groups.items():
+        got = open_zarr_quiet(path, f"g/{key}").load()
+        expected = expected.copy()
+        for name, dtype in STORAGE_DTYPES.items():
+            if name in expected:
+                expected[name] = expected[name].astype(dtype, keep_attrs=True)
+        xr.testing.assert_identical(got, expected)
+        for name in expected.data_vars:
+            assert got[name].gx.geom == expected[name].gx.geom
+    assert zarr.open_group(str(path), mode="r")["g"].attrs["obs_id"] == 23523

