@@ -71,8 +71,7 @@ def main(output: Path) -> None:
 
     ax = ring.significance.gx.plot(cmap="RdBu_r", vmin=-5, vmax=5)
     ax.set_title("Crab, 4 runs: Li & Ma significance (ring background)")
-    plt.savefig(output / "crab_significance.png", dpi=100)
-    plt.close("all")
+    ax.figure.savefig(output / "crab_significance.png", dpi=100)
 
     spectrum = spectra.open_stacked()["spectrum"].to_dataset()
     excess = spectrum.counts - spectrum.alpha * spectrum.counts_off
