@@ -10,11 +10,18 @@ enough to run per pixel inside a reduction task.
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.coordinates.matrix_utilities import rotation_matrix
 
-__all__ = ["icrs_lonlat", "offset_from_pointing", "sky_to_fov"]
+__all__ = [
+    "icrs_lonlat",
+    "offset_from_pointing",
+    "rotation_time_steps",
+    "sky_to_fov",
+    "sky_to_fov_altaz",
+]
 
 _REFLECT_LON = np.diag([1.0, -1.0, 1.0])
 
@@ -79,3 +86,65 @@ def offset_from_pointing(
     num = np.hypot(cos_d * np.sin(dra), np.cos(dec0) * sin_d - np.sin(dec0) * cos_d * np.cos(dra))
     den = np.sin(dec0) * sin_d + np.cos(dec0) * cos_d * np.cos(dra)
     return np.rad2deg(np.arctan2(num, den))
+
+
+#: Earth's rotation rate used to size the time steps of an Alt/Az-aligned FoV (Gammapy's).
+EARTH_ANGULAR_VELOCITY_DEG_PER_S = 360.0 / 86400.0
+MINIMUM_TIME_STEP_S = 1.0
+
+
+def rotation_time_steps(t_start, t_stop, rotation_deg: float, pointing: SkyCoord, location):
+    """Times at which the FoV of a fixed RA/Dec pointing has rotated by ``rotation_deg`` in Alt/Az.
+
+    The rotation rate at each step is the first-order estimate
+    ``omega cos(lat) |cos(az)| / cos(alt)``, as Gammapy's
+    ``_compute_rotation_time_steps``; steps are at least 1 s.
+    """
+    from astropy.coordinates import AltAz
+
+    times = [t_start]
+    time = t_start
+    while time < t_stop:
+        altaz = pointing.transform_to(AltAz(obstime=time, location=location))
+        denom = (
+            EARTH_ANGULAR_VELOCITY_DEG_PER_S
+            * np.cos(location.lat.rad)
+            * np.abs(np.cos(altaz.az.rad))
+        )
+        with np.errstate(divide="ignore"):
+            step = float(rotation_deg * np.cos(altaz.alt.rad) / denom)
+        step = max(step, MINIMUM_TIME_STEP_S)
+        time = min(time + step * u.s, t_stop)
+        times.append(time)
+    from astropy.time import Time
+
+    return Time(times)
+
+
+def sky_to_fov_altaz(
+    ra: np.ndarray, dec: np.ndarray, pointing: SkyCoord, location, times
+) -> tuple[np.ndarray, np.ndarray]:
+    """FoV coordinates (deg) of ICRS positions in an Alt/Az-aligned FoV, at several times.
+
+    Returns arrays of shape ``ra.shape + (n_times,)``. The transformation to
+    Alt/Az uses astropy with interpolated Earth orientation (1000 s), as Gammapy.
+    """
+    from astropy.coordinates import AltAz
+    from astropy.coordinates.erfa_astrom import ErfaAstromInterpolator, erfa_astrom
+
+    frame = AltAz(obstime=times, location=location)
+    with erfa_astrom.set(ErfaAstromInterpolator(1000 * u.s)):
+        origin = pointing.transform_to(frame)
+        pixels = SkyCoord(
+            np.asarray(ra)[..., None], np.asarray(dec)[..., None], unit="deg", frame="icrs"
+        ).transform_to(frame)
+    lon = np.empty(pixels.shape)
+    lat = np.empty(pixels.shape)
+    for i in range(len(times)):  # a handful of time steps, not pixels
+        lon[..., i], lat[..., i] = sky_to_fov(
+            pixels.az.deg[..., i],
+            pixels.alt.deg[..., i],
+            float(origin.az.deg[i]),
+            float(origin.alt.deg[i]),
+        )
+    return lon, lat

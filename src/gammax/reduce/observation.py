@@ -54,6 +54,24 @@ __all__ = [
     "reduce_observation",
 ]
 
+#: EVENTS header keywords an observation reference keeps (data quirks, location, times).
+_KEPT_KEYWORDS = (
+    "CREATOR",
+    "HDUVERS",
+    "OBJECT",
+    "TELESCOP",
+    "DEADC",
+    "GEOLON",
+    "GEOLAT",
+    "ALTITUDE",
+    "MJDREFI",
+    "MJDREFF",
+    "MJDREF",
+    "TIMESYS",
+    "TIMEUNIT",
+    "TIMEREF",
+)
+
 _NEEDED = {
     "counts": ("events",),
     "exposure": ("gti", "aeff"),
@@ -116,9 +134,7 @@ def observation_refs(
         if (ra is None or dec is None) and "RA_PNT" in store.obs_table:
             ra = float(store.obs_table.RA_PNT.sel(obs_id=obs_id))
             dec = float(store.obs_table.DEC_PNT.sel(obs_id=obs_id))
-        keep = {
-            k: attrs[k] for k in ("CREATOR", "HDUVERS", "OBJECT", "TELESCOP", "DEADC") if k in attrs
-        }
+        keep = {k: attrs[k] for k in _KEPT_KEYWORDS if k in attrs}
         refs.append(
             ObservationRef(
                 obs_id=int(obs_id),
@@ -303,6 +319,7 @@ def reduce_observation(ref: ObservationRef, config) -> ObservationProducts:
             ontime,
             interp_missing_data=config.background_interp_missing_data,
             pad_offset_axis=config.background_pad_offset,
+            altaz=_altaz_context(ref, inputs.get("gti"), irfs["bkg"]),
         )
 
     irf_maps = {}
@@ -417,3 +434,25 @@ def _apply_fov_background(geom, config: MapReductionConfig, maps: dict) -> dict:
         "fov_norm_error": result.norm_error,
         "fov_tilt": result.tilt,
     }
+
+
+def _altaz_context(ref: ObservationRef, gti, bkg):
+    """Location and start time for an Alt/Az-aligned background (None otherwise)."""
+    if str(bkg.attrs.get("fov_alignment", "")).upper() != "ALTAZ":
+        return None
+    import astropy.units as u
+    from astropy.coordinates import EarthLocation
+
+    from ..io.time import reference_time, time_attrs
+    from .products import AltAzContext
+
+    attrs = ref.events_attrs
+    if not all(k in attrs for k in ("GEOLON", "GEOLAT")) or gti is None:
+        return None
+    location = EarthLocation(
+        lon=float(attrs["GEOLON"]) * u.deg,
+        lat=float(attrs["GEOLAT"]) * u.deg,
+        height=float(attrs.get("ALTITUDE", 0.0)) * u.m,
+    )
+    start = reference_time(time_attrs(attrs)) + float(np.min(gti["START"])) * u.s
+    return AltAzContext(location=location, t_start=start)

@@ -21,6 +21,8 @@ They run on numpy data inside one dask task per observation.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -41,6 +43,50 @@ __all__ = [
     "make_psf_map",
     "pixel_offsets",
 ]
+
+
+def _altaz_rate(bkg, energy_edges, ra, dec, pointing, ontime, omega, sky_dims, altaz):
+    """Time-averaged background rate of an Alt/Az-aligned model (see make_background)."""
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from ..errors import FormatError
+    from .fov import rotation_time_steps, sky_to_fov_altaz
+
+    if altaz is None:
+        raise FormatError(
+            "an Alt/Az-aligned background needs the observatory location (GEOLON, GEOLAT, "
+            "ALTITUDE in the EVENTS header) and the observation times",
+            file=bkg.attrs.get("source_file"),
+            hdu=bkg.attrs.get("source_hdu"),
+            obs_id=bkg.attrs.get("obs_id"),
+        )
+    target = SkyCoord(*pointing, unit="deg", frame="icrs")
+    times = rotation_time_steps(
+        altaz.t_start,
+        altaz.t_start + float(ontime) * u.s,
+        altaz.rotation_step,
+        target,
+        altaz.location,
+    )
+    lon, lat = sky_to_fov_altaz(ra, dec, target, altaz.location, times)
+    dims = (*sky_dims, "_time")
+    rate = integrate_background(
+        bkg,
+        energy_edges,
+        fov_lon=xr.DataArray(lon, dims=dims, attrs={"units": "deg"}),
+        fov_lat=xr.DataArray(lat, dims=dims, attrs={"units": "deg"}),
+        solid_angle=omega,
+        extrapolate="fill",
+    )
+    seconds = (times - times[0]).to_value("s")
+    average = xr.apply_ufunc(
+        lambda v: np.trapezoid(v, seconds, axis=-1) / float(ontime),
+        rate,
+        input_core_dims=[["_time"]],
+        keep_attrs=True,
+    )
+    return average
 
 
 def _axis_values(axis: MapAxis, *, edges: bool = False) -> xr.DataArray:
@@ -168,6 +214,15 @@ def pad_offset(bkg: xr.Dataset) -> xr.Dataset:
     return out
 
 
+@dataclass(frozen=True)
+class AltAzContext:
+    """What an Alt/Az-aligned background needs: where and when the observation was."""
+
+    location: Any  # astropy EarthLocation
+    t_start: Any  # astropy Time of the observation start
+    rotation_step: float = 1.0  # deg of FoV rotation per time step (Gammapy's default)
+
+
 def make_background(
     geom: Geom,
     bkg: xr.Dataset,
@@ -176,8 +231,15 @@ def make_background(
     *,
     interp_missing_data: bool = True,
     pad_offset_axis: bool = True,
+    altaz: AltAzContext | None = None,
 ) -> xr.DataArray:
-    """Predicted background counts on ``geom`` (reconstructed energy) from a background IRF."""
+    """Predicted background counts on ``geom`` (reconstructed energy) from a background IRF.
+
+    ``bkg_3d`` models aligned with RA/Dec use one FoV transformation; models
+    aligned with Alt/Az (``FOVALIGN='ALTAZ'``) are evaluated at time steps over
+    which the FoV rotates by ``altaz.rotation_step`` and averaged over the
+    observation (trapezoid in time), as Gammapy's ``make_map_background_irf``.
+    """
     image = geom.to_image()
     if interp_missing_data:
         bkg = fill_missing_background(bkg)
@@ -195,12 +257,18 @@ def make_background(
         )
     else:
         alignment = str(bkg.attrs.get("fov_alignment", "RADEC")).upper()
+        if alignment == "ALTAZ":
+            rate = _altaz_rate(
+                bkg, energy_edges, ra, dec, pointing, ontime, omega, image.sky_dims, altaz
+            )
+            factor = float(parse_unit(rate.attrs["units"]).to("s-1")) * float(ontime)
+            values = (rate * factor).transpose(D.ENERGY, *image.sky_dims).values
+            return geom.wrap(values, unit="", name="background")
         if alignment not in ("RADEC", "REVERSE_LON_RADEC"):
             from ..errors import FormatError
 
             raise FormatError(
-                f"background FOVALIGN={alignment!r} is not supported yet (RADEC, "
-                "REVERSE_LON_RADEC are)",
+                f"background FOVALIGN={alignment!r}; expected RADEC, REVERSE_LON_RADEC or ALTAZ",
                 file=bkg.attrs.get("source_file"),
                 hdu=bkg.attrs.get("source_hdu"),
                 obs_id=bkg.attrs.get("obs_id"),
