@@ -284,3 +284,37 @@ def test_written_groups_read_back_identically(crab_store, tmp_path):
         for name in expected.data_vars:
             assert got[name].gx.geom == expected[name].gx.geom
     assert zarr.open_group(str(path), mode="r")["g"].attrs["obs_id"] == 23523
+
+
+def test_mosaic_windows_and_cutouts_give_the_same_stack(crab_store, tmp_path):
+    products = ("counts", "exposure", "background", "psf", "edisp")
+    common = {
+        "products": products,
+        "offset_max": 0.9,
+        "safe_mask_methods": ("offset-max", "aeff-default"),
+    }
+    whole = reduce_observations(crab_store, small_config(**common), tmp_path / "a.zarr")
+    windows = reduce_observations(
+        crab_store, small_config(stack_chunk=20, **common), tmp_path / "b.zarr"
+    )
+    cutouts = reduce_observations(
+        crab_store, small_config(stack_chunk=17, cutout_width=2.0, **common), tmp_path / "c.zarr"
+    )
+    # cutouts really are smaller than the geometry
+    cut = cutouts.open_observation(23523)["maps"]["counts"]
+    assert cut.sizes["x"] < whole.open_observation(23523)["maps"]["counts"].sizes["x"]
+    ref = {p: open_zarr_quiet(whole.path, f"map/stacked/{p}").load() for p in ("maps", "irf")}
+    for result in (windows, cutouts):
+        for part, expected in ref.items():
+            got = open_zarr_quiet(result.path, f"map/stacked/{part}").load()
+            for var in expected.data_vars:
+                np.testing.assert_allclose(
+                    got[var].values,
+                    expected[var].values,
+                    rtol=1e-6,
+                    atol=1e-6 * float(np.abs(expected[var]).max()),
+                    err_msg=f"{part}/{var}",
+                )
+        attrs = zarr.open_group(str(result.path), mode="r")["map/stacked"].attrs
+        assert attrs["obs_ids"] == CRAB_RUNS and attrs["gammax_complete"]
+    assert int(ref["maps"]["counts"].sum()) > 1000

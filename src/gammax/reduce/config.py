@@ -77,6 +77,9 @@ class MapReductionConfig:
         Each observation gets a geometry like ``geom`` (size, pixel, projection,
         axes) centred on its own pointing: archives spread over the sky. There
         is then no common geometry, so no stacked dataset.
+    stack_chunk : int
+        Side (pixels) of the windows in which the stacked mosaic is summed and
+        stored (see :mod:`gammax.reduce.mosaic`).
     offset_max : float
         Offset (deg) of the ``offset-max`` safe mask.
     safe_mask_methods : tuple of str
@@ -103,6 +106,7 @@ class MapReductionConfig:
     edisp_type: str = "kernel"
     cutout_width: float | None = None
     center_on_pointing: bool = False
+    stack_chunk: int = 500
     offset_max: float = 2.5
     safe_mask_methods: tuple[str, ...] = ("offset-max",)
     safe_mask_params: dict = field(default_factory=dict, hash=False)

@@ -266,16 +266,29 @@ def reduce_observations(
     if getattr(config, "center_on_pointing", False):
         stack = False  # no common geometry
     if stack and ids:
-        groups = [ids[i : i + split_every] for i in range(0, len(ids), split_every)]
-        partial = [
-            dask.delayed(_accumulate_group, pure=False)(
-                output, name, config, group, *[statuses[o] for o in group]
+        if isinstance(config, MapReductionConfig):
+            from .mosaic import stacking_graph
+
+            all_refs = {r.obs_id: r for r in refs}
+            missing = [o for o in ids if o not in all_refs]
+            if missing:
+                all_refs.update(
+                    {r.obs_id: r for r in observation_refs(store, missing, needed=("events",))}
+                )
+            stacked_task = stacking_graph(
+                output, name, config, all_refs, {o: statuses[o] for o in ids}, split_every
             )
-            for group in groups
-        ]
-        stacked_task = dask.delayed(_write_stacked, pure=False)(
-            _tree_reduce(partial, split_every), output, name, config
-        )
+        else:
+            groups = [ids[i : i + split_every] for i in range(0, len(ids), split_every)]
+            partial = [
+                dask.delayed(_accumulate_group, pure=False)(
+                    output, name, config, group, *[statuses[o] for o in group]
+                )
+                for group in groups
+            ]
+            stacked_task = dask.delayed(_write_stacked, pure=False)(
+                _tree_reduce(partial, split_every), output, name, config
+            )
     with _progress(progress, client):
         if client is not None:
             futures = client.compute([targets, stacked_task])

@@ -264,8 +264,16 @@ def open_observation(path: str | os.PathLike, obs_id: int, name: str = "map") ->
         )
 
 
-def read_products(path: str | os.PathLike, obs_id: int | str, name: str = "map"):
-    """An observation's products read into memory, without an ``xarray.DataTree``."""
+def read_products(
+    path: str | os.PathLike,
+    obs_id: int | str,
+    name: str = "map",
+    groups: tuple[str, ...] | None = None,
+):
+    """An observation's products read into memory, without an ``xarray.DataTree``.
+
+    ``groups`` limits what is read (e.g. ``("maps",)``).
+    """
     from .observation import ObservationProducts
 
     group = obs_group(name, obs_id) if obs_id != "stacked" else f"{name}/stacked"
