@@ -60,25 +60,38 @@ def _gammax(scheduler: str, workers: int):
         energy = MapAxis.from_energy_bounds("0.5 TeV", "50 TeV", 12)
         energy_true = MapAxis.from_energy_bounds("0.3 TeV", "100 TeV", 24, name="energy_true")
         geom = WcsGeom.create(width=4, binsz=0.02, frame="icrs", proj="CAR", axes=[energy])
-        config = MapReductionConfig(geom=geom, energy_axis_true=energy_true,
-                                    center_on_pointing=True, offset_max=OFFSET_MAX,
-                                    safe_mask_methods=("offset-max",))
+        config = MapReductionConfig(
+            geom=geom,
+            energy_axis_true=energy_true,
+            center_on_pointing=True,
+            offset_max=OFFSET_MAX,
+            safe_mask_methods=("offset-max",),
+        )
         out = Path(tempfile.mkdtemp()) / "hess.zarr"
         try:
             if scheduler == "cluster":
                 from distributed import Client, LocalCluster
 
-                with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, Client(cluster) as client:
+                with (
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                    ) as cluster,
+                    Client(cluster) as client,
+                ):
                     result = reduce_observations(store, config, out, obs_ids=ids, client=client)
             else:
                 with dask.config.set(scheduler="threads", num_workers=workers):
                     result = reduce_observations(store, config, out, obs_ids=ids)
         finally:
             shutil.rmtree(out.parent, ignore_errors=True)
-        return {"n_obs": len(result.done), "n_events": result.n_events,
-                "children_peak_rss_mb":
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+        return {
+            "n_obs": len(result.done),
+            "n_events": result.n_events,
+            "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+        }
 
     return job
 
@@ -105,12 +118,12 @@ def _gammapy_reduce(obs):
     warnings.simplefilter("ignore")
     energy = MapAxis.from_energy_bounds("0.5 TeV", "50 TeV", 12)
     energy_true = MapAxis.from_energy_bounds("0.3 TeV", "100 TeV", 24, name="energy_true")
-    geom = WcsGeom.create(skydir=obs.pointing.fixed_icrs, width=4, binsz=0.02, frame="icrs",
-                          proj="CAR", axes=[energy])
+    geom = WcsGeom.create(
+        skydir=obs.pointing.fixed_icrs, width=4, binsz=0.02, frame="icrs", proj="CAR", axes=[energy]
+    )
     reference = MapDataset.create(geom, energy_axis_true=energy_true, binsz_irf=0.2)
     dataset = MapDatasetMaker().run(reference, obs)
-    dataset = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX * u.deg).run(
-        dataset, obs)
+    dataset = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX * u.deg).run(dataset, obs)
     return int(dataset.counts.data.sum())
 
 
@@ -127,12 +140,16 @@ def _gammapy(n_jobs: int):
             counts = [_gammapy_reduce(obs) for obs in observations]
         else:
             counts = run_multiprocessing(
-                _gammapy_reduce, [(obs,) for obs in observations],
-                pool_kwargs={"processes": n_jobs}, task_name="reduce",
+                _gammapy_reduce,
+                [(obs,) for obs in observations],
+                pool_kwargs={"processes": n_jobs},
+                task_name="reduce",
             )
-        return {"n_obs": len(counts), "n_events": int(sum(counts)),
-                "children_peak_rss_mb":
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0}
+        return {
+            "n_obs": len(counts),
+            "n_events": int(sum(counts)),
+            "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+        }
 
     return job
 
@@ -171,13 +188,22 @@ def main() -> None:
     ref = results.get("gammapy_serial", {}).get("median_seconds")
     header = ("contender", "wall s", "obs/s", "events/s", "vs gammapy", "RSS MB", "workers MB")
     print("{:17s} {:>8s} {:>8s} {:>10s} {:>10s} {:>8s} {:>10s}".format(*header))
-    summary = {"benchmark": "reduce_hess_dr1", "n_obs": N_OBS, "seconds": {}, "obs_per_s": {},
-               "events_per_s": {}, "peak_rss_mb": {}, "workers_peak_rss_mb": {}}
+    summary = {
+        "benchmark": "reduce_hess_dr1",
+        "n_obs": N_OBS,
+        "seconds": {},
+        "obs_per_s": {},
+        "events_per_s": {},
+        "peak_rss_mb": {},
+        "workers_peak_rss_mb": {},
+    }
     for name, r in results.items():
         t = r["median_seconds"]
         ratio = ref / t if ref else float("nan")
-        print(f"{name:17s} {t:8.2f} {r['n_obs'] / t:8.2f} {r['n_events'] / t:10.3g} "
-              f"{ratio:10.2f} {r['peak_rss_mb']:8.0f} {r['children_peak_rss_mb']:10.0f}")
+        print(
+            f"{name:17s} {t:8.2f} {r['n_obs'] / t:8.2f} {r['n_events'] / t:10.3g} "
+            f"{ratio:10.2f} {r['peak_rss_mb']:8.0f} {r['children_peak_rss_mb']:10.0f}"
+        )
         summary["seconds"][name] = round(t, 3)
         summary["obs_per_s"][name] = round(r["n_obs"] / t, 3)
         summary["events_per_s"][name] = round(r["n_events"] / t)
@@ -190,7 +216,8 @@ def main() -> None:
         summary["speedup"] = round(ref / best, 2)
         if "gammapy_parallel" in results:
             summary["speedup_vs_gammapy_parallel"] = round(
-                results["gammapy_parallel"]["median_seconds"] / best, 2)
+                results["gammapy_parallel"]["median_seconds"] / best, 2
+            )
     print(json.dumps(summary))
 
 

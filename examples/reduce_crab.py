@@ -18,18 +18,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from astropy.coordinates import SkyCoord  # noqa: E402
+import matplotlib.pyplot as plt
+from astropy.coordinates import SkyCoord
 
-import gammax  # noqa: E402
-from gammax.geom import MapAxis, WcsGeom, exclusion_mask  # noqa: E402
-from gammax.reduce import (  # noqa: E402
+import gammax
+from gammax.geom import MapAxis, WcsGeom, exclusion_mask
+from gammax.reduce import (
     MapReductionConfig,
     SpectrumReductionConfig,
     reduce_observations,
 )
-from gammax.reduce.background import ring_background  # noqa: E402
-from gammax.testing import data_path  # noqa: E402
+from gammax.reduce.background import ring_background
+from gammax.testing import data_path
 
 
 def main(output: Path) -> None:
@@ -57,8 +57,7 @@ def main(output: Path) -> None:
         energy_axis_true=energy_true,
         safe_mask_methods=("aeff-default", "edisp-bias"),
     )
-    spectra = reduce_observations(store, spectrum_config, output / "crab.zarr",
-                                  name="spectrum")
+    spectra = reduce_observations(store, spectrum_config, output / "crab.zarr", name="spectrum")
     print(spectra.summary())
 
     stacked = result.open_stacked()["maps"].to_dataset()
@@ -77,8 +76,7 @@ def main(output: Path) -> None:
     excess = spectrum.counts - spectrum.alpha * spectrum.counts_off
     fig, ax = plt.subplots()
     ax.step(spectrum.energy, spectrum.counts, where="mid", label="ON")
-    ax.step(spectrum.energy, spectrum.alpha * spectrum.counts_off, where="mid",
-            label="alpha x OFF")
+    ax.step(spectrum.energy, spectrum.alpha * spectrum.counts_off, where="mid", label="alpha x OFF")
     ax.step(spectrum.energy, excess, where="mid", label="excess")
     ax.set(xscale="log", xlabel="Energy [TeV]", ylabel="Counts")
     ax.legend()

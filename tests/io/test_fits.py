@@ -156,11 +156,19 @@ def test_read_irfs_in_one_pass_equals_read_irf(data_dir):
     from gammax.io.irf_table import read_irf, read_irfs
 
     cases = [
-        ("hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz",
-         {"aeff": "AEFF", "edisp": "EDISP", "psf": "PSF", "bkg": "BKG"}),
-        ("cta-1dc/caldb/data/cta/1dc/bcf/South_z20_50h/irf_file.fits",
-         {"aeff": "EFFECTIVE AREA", "psf": "POINT SPREAD FUNCTION",
-          "edisp": "ENERGY DISPERSION", "bkg": "BACKGROUND"}),
+        (
+            "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz",
+            {"aeff": "AEFF", "edisp": "EDISP", "psf": "PSF", "bkg": "BKG"},
+        ),
+        (
+            "cta-1dc/caldb/data/cta/1dc/bcf/South_z20_50h/irf_file.fits",
+            {
+                "aeff": "EFFECTIVE AREA",
+                "psf": "POINT SPREAD FUNCTION",
+                "edisp": "ENERGY DISPERSION",
+                "bkg": "BACKGROUND",
+            },
+        ),
     ]
     for name, hdus in cases:
         path = data_dir / name

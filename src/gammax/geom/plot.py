@@ -114,8 +114,9 @@ def plot_map(
         ax = fig.add_subplot(projection=geom.wcs)
     finite = data[np.isfinite(data)]
     if "norm" not in kwargs and finite.size:
-        kwargs["norm"] = simple_norm(finite, stretch=stretch, vmin=kwargs.pop("vmin", None),
-                                     vmax=kwargs.pop("vmax", None))
+        kwargs["norm"] = simple_norm(
+            finite, stretch=stretch, vmin=kwargs.pop("vmin", None), vmax=kwargs.pop("vmax", None)
+        )
     kwargs.setdefault("cmap", "viridis")
     im = ax.imshow(data, origin="lower", interpolation="nearest", **kwargs)
     frame = geom.frame

@@ -30,8 +30,7 @@ from astropy.io import fits
 from ..errors import CorruptFileError, DataFileNotFoundError, HDUNotFoundError
 from .fits import describe_read_error
 
-__all__ = ["FastTable", "TableLayout", "layout_schemas", "read_rows", "read_tables",
-           "scan_table"]
+__all__ = ["FastTable", "TableLayout", "layout_schemas", "read_rows", "read_tables", "scan_table"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -283,9 +282,11 @@ def read_tables(
                 key = next((k for k in (index, name.upper()) if k in wanted), None)
                 if key is not None:
                     original = wanted[key]
-                    dtype, unsigned = (_row_dtype(header)
-                                       if str(header.get("XTENSION", "")).strip() == "BINTABLE"
-                                       else (None, ()))
+                    dtype, unsigned = (
+                        _row_dtype(header)
+                        if str(header.get("XTENSION", "")).strip() == "BINTABLE"
+                        else (None, ())
+                    )
                     if dtype is None or unsigned:
                         out[original] = None
                     else:
@@ -293,11 +294,19 @@ def read_tables(
                         raw = fh.read(nbytes)
                         if len(raw) != nbytes:
                             raise EOFError("file ends inside a table")
-                        layout = TableLayout(str(path), index, name, header, offset,
-                                             int(header["NAXIS1"]), int(header["NAXIS2"]),
-                                             dtype)
-                        out[original] = FastTable(header, layout_schemas(layout),
-                                                  np.frombuffer(raw, dtype=dtype))
+                        layout = TableLayout(
+                            str(path),
+                            index,
+                            name,
+                            header,
+                            offset,
+                            int(header["NAXIS1"]),
+                            int(header["NAXIS2"]),
+                            dtype,
+                        )
+                        out[original] = FastTable(
+                            header, layout_schemas(layout), np.frombuffer(raw, dtype=dtype)
+                        )
                 fh.seek(offset + _data_size(header))
                 offset += _data_size(header)
                 index += 1
@@ -305,6 +314,7 @@ def read_tables(
         raise CorruptFileError(describe_read_error(err), file=path, obs_id=obs_id) from err
     missing = [h for h in hdus if h not in out]
     if missing:
-        raise HDUNotFoundError(f"HDU not found; the file has {names}", file=path, hdu=missing[0],
-                               obs_id=obs_id)
+        raise HDUNotFoundError(
+            f"HDU not found; the file has {names}", file=path, hdu=missing[0], obs_id=obs_id
+        )
     return out

@@ -269,8 +269,7 @@ def _column_dtype(col: fits.Column) -> np.dtype:
     return base.newbyteorder("=")
 
 
-def column_schema(col: fits.Column | ColumnSchema, description: str | None = None
-                  ) -> ColumnSchema:
+def column_schema(col: fits.Column | ColumnSchema, description: str | None = None) -> ColumnSchema:
     """Schema of one binary-table column, from its definition alone."""
     if isinstance(col, ColumnSchema):
         return col

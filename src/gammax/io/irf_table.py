@@ -259,8 +259,7 @@ def read_irf(
     path = Path(path)
     with open_fits(path, obs_id=obs_id, hdu=hdu) as hdul:
         table = get_hdu(hdul, hdu, path=path, obs_id=obs_id)
-        return _build_irf(table, path, hdu, obs_id, hdu_class,
-                          "dask" if dask_values else "lazy")
+        return _build_irf(table, path, hdu, obs_id, hdu_class, "dask" if dask_values else "lazy")
 
 
 def read_irfs(
@@ -300,8 +299,14 @@ def read_irfs(
     return out
 
 
-def irf_from_table(table, path: str | os.PathLike, hdu: str | int, *,
-                   obs_id: int | None = None, hdu_class: str | None = None) -> xr.Dataset:
+def irf_from_table(
+    table,
+    path: str | os.PathLike,
+    hdu: str | int,
+    *,
+    obs_id: int | None = None,
+    hdu_class: str | None = None,
+) -> xr.Dataset:
     """An in-memory IRF Dataset from a table already read (astropy HDU or ``FastTable``)."""
     return _build_irf(table, Path(path), hdu, obs_id, hdu_class, "eager")
 
