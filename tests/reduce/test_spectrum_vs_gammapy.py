@@ -160,3 +160,60 @@ def test_magic_rad_max_wobble(data_dir, tmp_path):
             expected = ref.exposure.quantity.to_value("m2 s").ravel()
             median, worst, _ = relative(got.exposure.values, expected, 1e-3 * expected.max())
             assert median < 0.005 and worst < 0.02
+
+
+def test_wstat_fit_of_reduced_spectra_matches_gammapy(ours, theirs):
+    """Issue 5's 1D cross-check on spectra from the reduction store (not OGIP files)."""
+    from gammapy.datasets import Datasets
+    from gammapy.modeling import Fit
+    from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+
+    import gammax.models as gm
+    from gammax.datasets import SpectrumDatasetOnOff
+    from gammax.fit import fit
+
+    from ..fit.conftest import gammapy_values_errors
+
+    datasets = [SpectrumDatasetOnOff.from_zarr(ours, f"spectrum/obs/{o}") for o in CRAB_RUNS]
+    assert [d.attrs["name"] for d in datasets] == [str(o) for o in CRAB_RUNS]
+    models = gm.Models(
+        [gm.SkyModel(gm.PowerLawSpectralModel(index=2.5, amplitude="4e-11 cm-2 s-1 TeV-1"))]
+    )
+    result = fit(datasets, models)
+    assert result.success
+    gds = Datasets([theirs[o] for o in CRAB_RUNS])
+    gmodel = SkyModel(PowerLawSpectralModel(index=2.5, amplitude="4e-11 cm-2 s-1 TeV-1"))
+    gds.models = [gmodel]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert Fit().run(gds).success
+        reference = gammapy_values_errors([gmodel], hesse_datasets=gds)
+    name = models[0].name
+    for key, (value, error) in reference.items():
+        key = key.replace(gmodel.name, name, 1)
+        assert abs(result.values[key] - value) < 0.1 * error, (key, result.values[key], value)
+        assert result.errors[key] == pytest.approx(error, rel=0.05), key
+    result.close()
+
+
+def test_spectra_from_store_carry_observation_times(ours, hess_dir):
+    from gammapy.data import DataStore
+
+    from gammax.datasets import SpectrumDataset, SpectrumDatasetOnOff
+
+    obs = DataStore.from_dir(hess_dir).obs(CRAB_RUNS[0])
+    on_off = SpectrumDatasetOnOff.from_zarr(ours, f"spectrum/obs/{CRAB_RUNS[0]}")
+    assert on_off.attrs["timesys"] == "tt"
+    # Gammapy's GTI start/stop (TT) to better than a millisecond
+    assert on_off.attrs["time_start"] == pytest.approx(obs.gti.time_start[0].tt.mjd, abs=1e-8)
+    assert on_off.attrs["time_stop"] == pytest.approx(obs.gti.time_stop[-1].tt.mjd, abs=1e-8)
+    # lazy, and the ON-only view drops the OFF side
+    assert on_off.counts.chunks is not None
+    on_only = SpectrumDataset.from_zarr(ours, "spectrum/stacked")
+    assert "counts_off" not in on_only
+    stacked = read_products(ours, "stacked", "spectrum").groups["spectrum"]
+    np.testing.assert_array_equal(on_only.counts.values, stacked.counts.values)
+    np.testing.assert_array_equal(on_only.exposure.values, stacked.exposure.values)
+    assert on_only.attrs["n_obs"] == len(CRAB_RUNS)
+    with pytest.raises(gammax.errors.FormatError, match="no 1D spectrum"):
+        SpectrumDatasetOnOff.from_zarr(ours, "spectrum/obs/999")

@@ -31,7 +31,7 @@ import numpy as np
 import xarray as xr
 
 from .. import dims as D
-from ..errors import ConfigError
+from ..errors import ConfigError, FormatError
 from ..geom import MapAxis
 from .map import DatasetType, poisson
 from .schema import KIND_ATTR, validate
@@ -50,6 +50,13 @@ def energy_axis(ds: xr.Dataset | xr.DataArray, dim: str = D.ENERGY) -> MapAxis:
     from ..geom import axis_from_coordinate
 
     return axis_from_coordinate(ds.coords[dim])
+
+
+def _axis_from_bounds(ds: xr.Dataset, dim: str) -> MapAxis:
+    """The energy axis of a reduction-store spectrum (CF bounds coordinate, log bins)."""
+    bounds = ds.coords[D.bounds_name(dim)]
+    edges = np.append(bounds.values[:, 0], bounds.values[-1, 1]).astype(float)
+    return MapAxis.from_energy_edges(edges, unit=bounds.attrs.get("units", "TeV"), name=dim)
 
 
 def diagonal_edisp(energy_true: MapAxis, energy: MapAxis) -> np.ndarray:
@@ -160,6 +167,71 @@ class SpectrumDataset(DatasetType):
             "mask_safe": mask_safe,
             "mask_fit": mask_fit,
         }
+        return cls._build(arrays, energy, energy_true, name, attrs)
+
+    @classmethod
+    def from_zarr(
+        cls, path: Any, group: str = "spectrum/stacked", name: str | None = None
+    ) -> xr.Dataset:
+        """Open a 1D dataset of a reduction store (lazy: dask arrays, nothing read).
+
+        Parameters
+        ----------
+        path : path-like
+            Zarr store written by :func:`gammax.reduce.reduce_observations` with a
+            :class:`~gammax.reduce.SpectrumReductionConfig`.
+        group : str
+            Group holding ``spectrum/``: ``"<name>/stacked"`` or
+            ``"<name>/obs/<obs_id>"`` (``<name>`` is the ``name`` given to the
+            reduction).
+        name : str, optional
+            Dataset name; default the group's last part (``"stacked"``, the obs id).
+
+        Returns
+        -------
+        xarray.Dataset
+            A ``SpectrumDatasetOnOff`` when the group has OFF counts and this is
+            called on :class:`SpectrumDatasetOnOff`; otherwise a ``SpectrumDataset``
+            (ON counts only, no background). The group's attrs (obs id, live time,
+            ``time_start``/``time_stop`` MJD, safe thresholds, ...) are kept.
+
+        Raises
+        ------
+        gammax.errors.FormatError
+            If the group holds no spectrum, or OFF counts are asked for and missing.
+
+        Examples
+        --------
+        >>> ds = SpectrumDatasetOnOff.from_zarr("crab.zarr", "spectrum/obs/23523")  # doctest: +SKIP
+        >>> float(ds.alpha.mean())  # doctest: +SKIP
+        0.2
+        """
+        from .map import _group_attrs, _open_group
+
+        try:
+            spec = _open_group(path, f"{group}/spectrum")
+        except FileNotFoundError as err:
+            raise FormatError(f"no 1D spectrum in group {group!r}", file=path) from err
+        attrs = _group_attrs(path, group)
+        attrs.update({"source": str(path), "group": group})
+        name = group.rstrip("/").split("/")[-1] if name is None else name
+        energy = _axis_from_bounds(spec, D.ENERGY)
+        energy_true = _axis_from_bounds(spec, D.ENERGY_TRUE)
+        arrays: dict[str, Any] = {
+            key: spec[key]
+            for key in ("counts", "exposure", "edisp", "mask_safe", "mask_fit")
+            if key in spec
+        }
+        if cls.kind == "SpectrumDatasetOnOff":
+            missing = {"counts_off", "acceptance", "acceptance_off"} - set(spec.data_vars)
+            if missing:
+                raise FormatError(
+                    f"group {group!r} has no {sorted(missing)}: reduce with an OFF-region "
+                    "background (background='reflected' or 'wobble')",
+                    file=path,
+                )
+            for key in ("counts_off", "acceptance", "acceptance_off"):
+                arrays[key] = spec[key]
         return cls._build(arrays, energy, energy_true, name, attrs)
 
     @classmethod

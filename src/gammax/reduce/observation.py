@@ -255,6 +255,30 @@ def observation_times(ref: ObservationRef, gti: dict[str, np.ndarray]) -> tuple[
     return ontime, ontime * ref.deadc
 
 
+def observation_time_range(ref: ObservationRef, gti: dict[str, np.ndarray]) -> dict:
+    """Start and stop of an observation's GTIs as MJD in the file's time system.
+
+    Returns attrs ``time_start``, ``time_stop`` (MJD, float) and ``timesys``
+    (``"tt"``, ``"utc"``, ...); empty when the EVENTS header has no time
+    reference. Light curves group datasets by these.
+    """
+    from ..errors import FormatError
+    from ..io.time import time_attrs
+
+    try:
+        ref_attrs = time_attrs(ref.events_attrs)
+    except FormatError:
+        return {}
+    if len(gti["START"]) == 0:
+        return {}
+    day = 86400.0
+    return {
+        "time_start": ref_attrs["mjdref"] + float(np.min(gti["START"])) / day,
+        "time_stop": ref_attrs["mjdref"] + float(np.max(gti["STOP"])) / day,
+        "timesys": ref_attrs["timesys"],
+    }
+
+
 @dataclass
 class ObservationProducts:
     """Products of one observation: Datasets by group (``maps``, ``irf``) and attrs.
@@ -357,6 +381,7 @@ def reduce_observation(ref: ObservationRef, config) -> ObservationProducts:
         "dec_pnt": pointing[1],
         "pixel_offset": list(offset) if offset is not None else None,
         "pixel_offset_irf": list(offset_irf) if offset_irf is not None else None,
+        **(observation_time_range(ref, inputs["gti"]) if "gti" in inputs else {}),
         **fov_attrs,
         **{f"safe_{k}": v for k, v in thresholds.items()},
     }

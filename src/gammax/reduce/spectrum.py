@@ -173,7 +173,12 @@ def _exclusion_map(config: SpectrumReductionConfig, pointing):
 
 def reduce_spectrum_observation(ref, config: SpectrumReductionConfig):
     """ON/OFF spectrum products of one observation (see the module docstring)."""
-    from .observation import ObservationProducts, load_inputs, observation_times
+    from .observation import (
+        ObservationProducts,
+        load_inputs,
+        observation_time_range,
+        observation_times,
+    )
     from .regions import reflected_regions_background
     from .safe_mask import make_mask_safe
 
@@ -310,6 +315,7 @@ def reduce_spectrum_observation(ref, config: SpectrumReductionConfig):
         "obs_id": ref.obs_id,
         "ontime": ontime,
         "livetime": livetime,
+        **observation_time_range(ref, inputs["gti"]),
         "ra_pnt": pointing[0],
         "dec_pnt": pointing[1],
         "offset": offset,
