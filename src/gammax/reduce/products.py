@@ -129,6 +129,44 @@ def pixel_offsets(geom: Geom, pointing: tuple[float, float]) -> xr.DataArray:
     return _image(geom, offset_from_pointing(ra, dec, *pointing), "offset", "deg")
 
 
+#: Offsets are rounded to this (deg) before evaluating offset-only IRFs at unique values:
+#: mirror-image pixels of a grid centred on the pointing differ by ~1e-14 deg only; log
+#: interpolation near a table zero makes some IRFs change by ~1e-7 per 1e-9 deg.
+OFFSET_RESOLUTION = 1e-12
+
+
+def on_unique_offsets(offset: xr.DataArray, evaluate) -> xr.DataArray:
+    """Evaluate ``evaluate(offsets)`` once per distinct pixel offset and scatter back.
+
+    Effective area, PSF and energy dispersion depend on the sky pixel only
+    through its offset from the pointing, and a grid centred on the pointing
+    repeats each offset up to eight times (mirror symmetries): evaluating at the
+    distinct offsets (rounded to :data:`OFFSET_RESOLUTION`) and indexing back
+    gives the same maps for a fraction of the work.
+
+    Parameters
+    ----------
+    offset : xarray.DataArray
+        Offsets (deg) with the sky dims.
+    evaluate : callable
+        Takes a 1D offset DataArray (dim ``"_offset"``, units deg) and returns a
+        DataArray with that dim (and any others).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``evaluate``'s result with ``"_offset"`` replaced by the sky dims of ``offset``.
+    """
+    values = np.round(np.asarray(offset.values, dtype=float) / OFFSET_RESOLUTION)
+    unique, inverse = np.unique(values.ravel(), return_inverse=True)
+    distinct = xr.DataArray(unique * OFFSET_RESOLUTION, dims="_offset", attrs={"units": "deg"})
+    result = evaluate(distinct)
+    other = [d for d in result.dims if d != "_offset"]
+    data = np.asarray(result.transpose(*other, "_offset").values)[..., inverse]
+    data = data.reshape((*data.shape[:-1], *offset.shape))
+    return xr.DataArray(data, dims=(*other, *offset.dims), attrs=dict(result.attrs))
+
+
 def make_counts(geom: Geom, events: dict[str, np.ndarray]) -> xr.DataArray:
     """Counts cube: events (``RA``, ``DEC``, ``ENERGY`` in deg/TeV) binned on ``geom``."""
     columns = {"RA": events["RA"], "DEC": events["DEC"], D.ENERGY: events["ENERGY"]}
@@ -152,7 +190,10 @@ def make_exposure(
     """
     image = geom.to_image()
     offset = pixel_offsets(image, pointing).reset_coords(drop=True)
-    area = evaluate_aeff(aeff, _axis_values(energy_axis_true), offset, extrapolate="fill")
+    energy_true = _axis_values(energy_axis_true)
+    area = on_unique_offsets(
+        offset, lambda o: evaluate_aeff(aeff, energy_true, o, extrapolate="fill")
+    )
     factor = float(parse_unit(area.attrs["units"]).to("m2")) * float(livetime)
     values = (area * factor).transpose(D.ENERGY_TRUE, *image.sky_dims).values
     cube = image.to_cube([energy_axis_true])
@@ -303,7 +344,10 @@ def make_psf_map(
     image = geom_irf.to_image()
     offset = pixel_offsets(image, pointing).reset_coords(drop=True)
     rad = _axis_values(rad_axis)
-    density = evaluate_psf(psf, rad, _axis_values(energy_axis_true), offset, extrapolate="fill")
+    energy_true = _axis_values(energy_axis_true)
+    density = on_unique_offsets(
+        offset, lambda o: evaluate_psf(psf, rad, energy_true, o, extrapolate="fill")
+    )
     density = density.transpose(D.ENERGY_TRUE, D.RAD, *image.sky_dims).values
     rad_deg = np.asarray(rad_axis.center, dtype=float) * float(parse_unit(rad_axis.unit).to("deg"))
     width = np.diff(np.asarray(rad_axis.edges, dtype=float)) * float(
@@ -327,12 +371,9 @@ def make_edisp_kernel_map(
     """Energy-dispersion kernel on a coarse grid, dims ``(energy_true, energy, y, x)``."""
     image = geom_irf.to_image()
     offset = pixel_offsets(image, pointing).reset_coords(drop=True)
-    kernel = edisp_kernel(
-        edisp,
-        _axis_values(energy_axis_true).rename(None),
-        np.asarray(energy_axis.edges),
-        offset,
-    )
+    energy_true = _axis_values(energy_axis_true).rename(None)
+    edges = np.asarray(energy_axis.edges)
+    kernel = on_unique_offsets(offset, lambda o: edisp_kernel(edisp, energy_true, edges, o))
     values = kernel.transpose(D.ENERGY_TRUE, D.ENERGY, *image.sky_dims).values
     cube = image.to_cube([energy_axis_true, energy_axis])
     return cube.wrap(values, unit="", name="edisp")
@@ -351,8 +392,9 @@ def make_edisp_migra_map(
     """
     image = geom_irf.to_image()
     offset = pixel_offsets(image, pointing).reset_coords(drop=True)
-    density = evaluate_edisp(
-        edisp, _axis_values(energy_axis_true), _axis_values(migra_axis), offset, extrapolate="fill"
+    energy_true, migra = _axis_values(energy_axis_true), _axis_values(migra_axis)
+    density = on_unique_offsets(
+        offset, lambda o: evaluate_edisp(edisp, energy_true, migra, o, extrapolate="fill")
     )
     values = density.transpose(D.ENERGY_TRUE, D.MIGRA, *image.sky_dims).values
     width = np.diff(np.asarray(migra_axis.edges, dtype=float))[:, None, None]
