@@ -250,7 +250,7 @@ def _joint(root: Path, workers: int | None):
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         client = Client(cluster)
         # a long-lived cluster session has its modules imported already: do it untimed

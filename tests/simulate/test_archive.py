@@ -129,7 +129,7 @@ def test_local_and_distributed_give_the_same_files(tmp_path, instrument, sky_mod
     local = gs.simulate_archive(tmp_path / "local", wobble_specs, instrument, sky_models, seed=5)
     with (
         LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
