@@ -111,3 +111,22 @@ def test_fit_re_anchors_a_source_that_moved_out_of_its_box():
     assert result.likelihood.in_reach(result.x)  # ... the final likelihood's do
     lon = result.values["src.spatial.lon_0"]
     assert abs(lon - 0.02) < 3 * result.errors["src.spatial.lon_0"]
+
+
+def test_overflowing_trial_step_is_a_penalty_not_a_nan():
+    from gammax.fit.likelihood import NONFINITE_STAT
+
+    datasets, names = _datasets()
+    models = toy_models(names)
+    like = Likelihood(datasets, models)
+    index = like.space.free.index("src.spectral.index")
+    x = like.x0.copy()
+    x[index] = -400.0  # E^400: the flux overflows
+    assert like(x) == NONFINITE_STAT
+    assert np.isfinite(like(like.x0)) and like(like.x0) < NONFINITE_STAT
+    # a fit started with a step wide enough to reach such values still converges
+    models.parameter("src.spectral.index").error = 300.0
+    result = fit(datasets, models)
+    assert result.success
+    assert abs(result.values["src.spectral.index"] - 2.5) < 5 * result.errors["src.spectral.index"]
+    result.close()

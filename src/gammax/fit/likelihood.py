@@ -52,6 +52,11 @@ __all__ = [
     "single_thread_blas",
 ]
 
+#: What ``Likelihood`` returns where the statistic is not finite (overflowing fluxes
+#: on a wild trial step): far worse than any real value, so MIGRAD and scipy step back,
+#: and finite, so they do not stop on a NaN.
+NONFINITE_STAT = 1e30
+
 #: Group constructions in this process (diagnostics: proves data are not re-sent).
 _BUILT = {"groups": 0, "unpickled": 0}
 _LOCK = threading.Lock()
@@ -176,7 +181,11 @@ class ChunkGroup:
     def stats(self, x: np.ndarray) -> np.ndarray:
         """Per-chunk ``-2 log L`` at factor vector ``x``."""
         values = self.space.values_from_vector(x)
-        return np.array([c.stat(values) for c in self.chunks], dtype=float)
+        # far from the data (e.g. an index of -150 on a trial step) fluxes overflow:
+        # the statistic is then non-finite, and Likelihood.__call__ turns that into a
+        # penalty the optimizer backs off from
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return np.array([c.stat(values) for c in self.chunks], dtype=float)
 
     def in_reach(self, x: np.ndarray) -> bool:
         """Whether every chunk's sources stay inside their boxes at ``x``."""
@@ -395,6 +404,8 @@ class Likelihood:
         stats = self.chunk_stats(x)
         self.n_evaluations += 1
         total = float(np.sum(stats))
+        if not np.isfinite(total):
+            return NONFINITE_STAT
         if self.space.priors:
             total += self.space.prior_stat_sum(self.space.values_from_vector(x))
         return total

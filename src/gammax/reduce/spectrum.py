@@ -339,7 +339,11 @@ def accumulate_spectrum(products, config: SpectrumReductionConfig):
     arrays = {
         "counts": np.where(mask, ds["counts"].values, 0).astype(float),
         "exposure": exposure,
-        "edisp_weighted": np.asarray(ds["edisp"].values, dtype=float) * exposure[:, None],
+        # Gammapy: each run's kernel counts only in its safe reconstructed-energy bins,
+        # weighted by its exposure at each true energy
+        "edisp_weighted": np.asarray(ds["edisp"].values, dtype=float)
+        * exposure[:, None]
+        * mask[None, :],
         "mask_safe": mask,
     }
     if "counts_off" in ds:
@@ -367,6 +371,10 @@ def finalize_spectrum(acc, config: SpectrumReductionConfig):
     if "counts_off" in a:
         with np.errstate(invalid="ignore", divide="ignore"):
             alpha = np.nan_to_num(a["alpha_off"] / a["counts_off"])
+        # Gammapy: bins without OFF counts get the OFF-weighted mean alpha of all bins
+        total_off = a["counts_off"].sum()
+        if total_off > 0:
+            alpha = np.where(a["counts_off"] > 0, alpha, a["alpha_off"].sum() / total_off)
         data["counts_off"] = xr.Variable(D.ENERGY, a["counts_off"].astype(np.int64))
         data["alpha"] = xr.Variable(D.ENERGY, alpha)
         data["acceptance"] = xr.Variable(D.ENERGY, np.ones_like(alpha))
