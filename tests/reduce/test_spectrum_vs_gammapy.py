@@ -252,3 +252,46 @@ def test_spectra_from_store_carry_observation_times(ours, hess_dir):
     assert on_only.attrs["n_obs"] == len(CRAB_RUNS)
     with pytest.raises(gammax.errors.FormatError, match="no 1D spectrum"):
         SpectrumDatasetOnOff.from_zarr(ours, "spectrum/obs/999")
+
+
+def test_flux_points_of_reduced_spectra_match_gammapy(ours, theirs):
+    """Issue 6's 1D Crab flux points on spectra from the reduction store (not OGIP files)."""
+    from gammapy.datasets import Datasets
+    from gammapy.estimators import FluxPointsEstimator as GammapyFPE
+    from gammapy.modeling import Fit
+    from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+
+    import gammax.models as gm
+    from gammax.datasets import SpectrumDatasetOnOff
+    from gammax.estimators import FluxPointsEstimator
+    from gammax.fit import fit
+
+    from ..estimators.test_flux_points import compare_with_gammapy
+
+    edges = [0.5, 1.5, 5.0, 20.0] * u.TeV
+    datasets = [SpectrumDatasetOnOff.from_zarr(ours, f"spectrum/obs/{o}") for o in CRAB_RUNS]
+    models = gm.Models(
+        [
+            gm.SkyModel(
+                gm.PowerLawSpectralModel(index=2.5, amplitude="4e-11 cm-2 s-1 TeV-1"), name="crab"
+            )
+        ]
+    )
+    fit(datasets, models).close()
+    fp = FluxPointsEstimator(edges, "crab", selection_optional=["errn-errp", "ul"]).run(
+        datasets, models
+    )
+    gds = Datasets([theirs[o] for o in CRAB_RUNS])
+    gmodel = SkyModel(
+        PowerLawSpectralModel(index=2.5, amplitude="4e-11 cm-2 s-1 TeV-1"), name="crab"
+    )
+    gds.models = [gmodel]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert Fit().run(gds).success
+        table = (
+            GammapyFPE(energy_edges=edges, source="crab", selection_optional=["errn-errp", "ul"])
+            .run(gds)
+            .to_table(sed_type="likelihood")
+        )
+    compare_with_gammapy(fp, table)
