@@ -125,7 +125,7 @@ def gammax_2w(root: Path):
     est = TSMapEstimator(kernel_width=KERNEL_WIDTH, selection_optional=["ul"], tile_size=50)
     warnings.simplefilter("ignore")
     cluster = LocalCluster(
-        n_workers=CORES, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=CORES, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = Client(cluster)
     est.run(_warmup_cutout(ds), client=client)  # first-call imports, untimed

@@ -114,7 +114,7 @@ def test_run_on_a_distributed_scheduler_gives_the_same_fit(demo, tmp_path, capsy
     local = json.loads((out / "3d" / "summary.json").read_text())["fit"]["parameters"]
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -57,7 +57,7 @@ def compute_context(compute: Any, client: Any = None) -> Iterator[Any]:
             kwargs["n_workers"] = compute.n_workers
         if compute.memory_limit is not None:
             kwargs["memory_limit"] = compute.memory_limit
-        with LocalCluster(dashboard_address=None, **kwargs) as cluster, Client(cluster) as c:
+        with LocalCluster(dashboard_address=":0", **kwargs) as cluster, Client(cluster) as c:
             yield c
         return
     try:

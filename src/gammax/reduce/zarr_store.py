@@ -5,7 +5,9 @@ Layout (one store per reduction, Zarr format 3, consolidated metadata)::
     output.zarr/
       attrs: gammax_version, created, provenance (input files with sha256)
       <name>/                               one group per dataset (default "map")
-        attrs: config (JSON), config_fingerprint, failures (obs_id -> message)
+        attrs: config (JSON), config_fingerprint, failures (obs_id -> message),
+               failure_details (obs_id -> error, file, HDU, message),
+               run_summary (the last run), run_history (every run, in short)
         obs/<obs_id>/                       one group per observation
           attrs: obs_id, ontime, livetime, pointing, safe thresholds, pixel offset,
                  input files and checksums, gammax_complete (written last)
@@ -20,7 +22,11 @@ geometry (``.gx.geom``), units and CF bounds.
 
 An observation counts as done only when its group has ``gammax_complete``:
 the flag is written after all its arrays, so an interrupted write is redone
-on the next run, and a finished one is never rewritten.
+on the next run, and a finished one is never rewritten. zarr writes every
+file through a temporary file and a rename, so a full disk or a killed process
+leaves an older file intact, never a truncated one. Every write that fails
+with an ``OSError`` (read-only store, disk full, permissions) raises
+:class:`StoreWriteError`, naming the store, the group and the observation.
 """
 
 from __future__ import annotations
@@ -42,7 +48,9 @@ from ..errors import ConfigError, GammaxError
 
 __all__ = [
     "COMPLETE_FLAG",
+    "StoreWriteError",
     "completed_observations",
+    "failure_report",
     "file_checksum",
     "init_store",
     "mark_complete",
@@ -50,6 +58,9 @@ __all__ = [
     "open_observation",
     "open_stacked",
     "read_products",
+    "record_failures",
+    "record_run",
+    "run_summary",
     "write_datasets",
 ]
 
@@ -57,7 +68,58 @@ COMPLETE_FLAG = "gammax_complete"
 
 
 class StoreWriteError(GammaxError, OSError):
-    """The output store cannot be written (read-only, disk full, ...)."""
+    """The output store cannot be written (read-only, disk full, ...).
+
+    ``errno`` is the one of the underlying ``OSError`` (``EROFS``, ``ENOSPC``,
+    ``EACCES`` ...), kept when the error travels from a ``distributed`` worker.
+    """
+
+    def __reduce__(self):
+        return (_rebuild_store_error, (self.args, self.errno, dict(self.__dict__)))
+
+
+def _rebuild_store_error(args: tuple, errno: int | None, state: dict) -> StoreWriteError:
+    error = StoreWriteError.__new__(StoreWriteError, *args)
+    OSError.__init__(error, *args)
+    error.__dict__.update(state)
+    error.errno = errno
+    return error
+
+
+_ERRNO_HINTS = {
+    "EROFS": "the file system is read-only",
+    "ENOSPC": "the disk is full: free space, then rerun to resume",
+    "EDQUOT": "the disk quota is exceeded: free space, then rerun to resume",
+    "EACCES": "no permission to write there",
+    "EPERM": "no permission to write there",
+}
+
+
+def _describe_oserror(err: OSError) -> str:
+    import errno as _errno
+
+    code = _errno.errorcode.get(err.errno or 0, "")
+    hint = _ERRNO_HINTS.get(code)
+    text = f"{type(err).__name__}: {err}"
+    return f"{text}; {hint}" if hint else text
+
+
+@contextlib.contextmanager
+def store_writes(path: str | os.PathLike, what: str, obs_id: int | None = None):
+    """Turn an ``OSError`` raised while writing the store into :class:`StoreWriteError`."""
+    try:
+        yield
+    except GammaxError:
+        raise  # already says what and where (e.g. a missing input file)
+    except OSError as err:
+        error = StoreWriteError(
+            f"cannot write {what} to the output store ({_describe_oserror(err)}); "
+            "everything written before is intact",
+            file=path,
+            obs_id=obs_id,
+        )
+        error.errno = err.errno
+        raise error from err
 
 
 def obs_group(name: str, obs_id: int) -> str:
@@ -126,8 +188,14 @@ def init_store(
             {"config": config_dict, "config_fingerprint": fingerprint, "failures": {}}
         )
         return root
-    except (PermissionError, OSError) as err:
-        raise StoreWriteError(f"cannot write the output store ({err})", file=path) from err
+    except StoreWriteError:
+        raise
+    except OSError as err:
+        error = StoreWriteError(
+            f"cannot write the output store ({_describe_oserror(err)})", file=path
+        )
+        error.errno = err.errno
+        raise error from err
 
 
 def completed_observations(path: str | os.PathLike, name: str) -> set[int]:
@@ -139,7 +207,21 @@ def completed_observations(path: str | os.PathLike, name: str) -> set[int]:
     if name not in root or "obs" not in root[name]:
         return set()
     obs = root[name]["obs"]
-    return {int(key) for key in obs.group_keys() if obs[key].attrs.get(COMPLETE_FLAG)}
+    with _quiet_partial():
+        return {int(key) for key in obs.group_keys() if obs[key].attrs.get(COMPLETE_FLAG)}
+
+
+@contextlib.contextmanager
+def _quiet_partial():
+    """Silence zarr about directories left without metadata by a failed write.
+
+    A write that failed (disk full, killed process) can leave an observation's
+    directory without its ``zarr.json``: it is not complete, and the next run
+    rewrites it.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr")
+        yield
 
 
 #: Storage dtypes of the products: float32 holds IRF-derived values to 1e-7, far
@@ -180,7 +262,7 @@ def write_datasets(
     """
     from zarr.core.sync import sync
 
-    try:
+    with store_writes(path, f"group {group!r}", obs_id):
         sync(
             _write_async(
                 str(path),
@@ -189,10 +271,6 @@ def write_datasets(
                 json.loads(json.dumps(attrs, default=_json_default)),
             )
         )
-    except (PermissionError, OSError) as err:
-        raise StoreWriteError(
-            f"cannot write group {group!r} ({err})", file=path, obs_id=obs_id
-        ) from err
 
 
 async def _write_async(
@@ -236,23 +314,102 @@ async def _write_async(
     await node.update_attributes(attrs)
 
 
-def mark_complete(path: str | os.PathLike, group: str) -> None:
+def mark_complete(path: str | os.PathLike, group: str, obs_id: int | None = None) -> None:
     """Flag a group as completely written (the last write of an observation)."""
-    root = zarr.open_group(str(path), mode="a", use_consolidated=False)
-    root[group].attrs[COMPLETE_FLAG] = True
+    with store_writes(path, f"the completion flag of {group!r}", obs_id):
+        root = zarr.open_group(str(path), mode="a", use_consolidated=False)
+        root[group].attrs[COMPLETE_FLAG] = True
 
 
-def record_failures(path: str | os.PathLike, name: str, failures: dict[str, str]) -> None:
-    """Store the failure report of a run in the dataset group's attrs (merged)."""
-    root = zarr.open_group(str(path), mode="a", use_consolidated=False)
-    current = dict(root[name].attrs.get("failures", {}))
-    current.update(failures)
-    root[name].attrs["failures"] = current
+def group_attrs(path: str | os.PathLike, group: str) -> dict | None:
+    """Attributes of a complete group, or None if it is missing or incomplete."""
+    try:
+        node = zarr.open_group(str(path), path=group, mode="r", use_consolidated=False)
+        attrs = dict(node.attrs)
+    except (KeyError, FileNotFoundError, zarr.errors.GroupNotFoundError):
+        return None
+    return attrs if attrs.get(COMPLETE_FLAG) else None
+
+
+def record_failures(
+    path: str | os.PathLike,
+    name: str,
+    failures: dict[str, str],
+    details: dict[str, dict] | None = None,
+    cleared=(),
+) -> None:
+    """Merge a run's failures into the dataset's failure report.
+
+    ``failures`` maps observation ids (str) to messages, ``details`` to
+    ``{"error", "file", "hdu", "obs_id", "message"}``; observations in
+    ``cleared`` (reduced since) are removed from the report.
+    """
+    with store_writes(path, "the failure report"):
+        root = zarr.open_group(str(path), mode="a", use_consolidated=False)
+        attrs = root[name].attrs
+        current = dict(attrs.get("failures", {}))
+        current_details = dict(attrs.get("failure_details", {}))
+        for key in map(str, cleared):
+            current.pop(key, None)
+            current_details.pop(key, None)
+        current.update(failures)
+        current_details.update(details or {})
+        attrs.update(
+            json.loads(
+                json.dumps(
+                    {"failures": current, "failure_details": current_details},
+                    default=_json_default,
+                )
+            )
+        )
+
+
+def failure_report(path: str | os.PathLike, name: str = "map") -> dict[int, dict]:
+    """The store's failure report: observation id -> error, file, HDU, message.
+
+    Examples
+    --------
+    >>> for obs_id, f in failure_report("survey.zarr").items():  # doctest: +SKIP
+    ...     print(obs_id, f["error"], f["file"], f["hdu"])
+    """
+    root = zarr.open_group(str(path), mode="r", use_consolidated=False)
+    attrs = root[name].attrs
+    details = attrs.get("failure_details", {})
+    return {
+        int(k): details.get(k, {"obs_id": int(k), "message": message})
+        for k, message in attrs.get("failures", {}).items()
+    }
+
+
+def record_run(path: str | os.PathLike, name: str, summary: dict[str, Any]) -> None:
+    """Store a run summary as the dataset's ``run_summary``; append it, short, to ``run_history``.
+
+    A summary with ``status="running"`` is written when a run starts (which
+    also proves the store writable before any work is done); a run that was
+    killed leaves it so.
+    """
+    summary = json.loads(json.dumps(summary, default=_json_default))
+    short = {k: v for k, v in summary.items() if not isinstance(v, list | dict)}
+    with store_writes(path, "the run summary"):
+        root = zarr.open_group(str(path), mode="a", use_consolidated=False)
+        attrs = root[name].attrs
+        history = list(attrs.get("run_history", []))
+        if history and history[-1].get("run_id") == short.get("run_id"):
+            history[-1] = short
+        else:
+            history.append(short)
+        attrs.update({"run_summary": summary, "run_history": history})
+
+
+def run_summary(path: str | os.PathLike, name: str = "map") -> dict[str, Any] | None:
+    """The summary of the last run stored in ``path`` (None before any run)."""
+    root = zarr.open_group(str(path), mode="r", use_consolidated=False)
+    return root[name].attrs.get("run_summary") if name in root else None
 
 
 def consolidate(path: str | os.PathLike) -> None:
     """Consolidate the store's metadata (one read to open everything)."""
-    with _quiet_consolidated():
+    with store_writes(path, "the consolidated metadata"), _quiet_consolidated():
         zarr.consolidate_metadata(str(path))
 
 
@@ -272,18 +429,23 @@ def read_products(
 ):
     """An observation's products read into memory, without an ``xarray.DataTree``.
 
-    ``groups`` limits what is read (e.g. ``("maps",)``).
+    ``groups`` limits what is read (e.g. ``("maps",)``). The arrays are read
+    straight to numpy (no dask graph per variable): stacking reads every
+    observation once per mosaic window, so this is on the hot path.
     """
     from .observation import ObservationProducts
 
     group = obs_group(name, obs_id) if obs_id != "stacked" else f"{name}/stacked"
-    root = zarr.open_group(str(path), mode="r", use_consolidated=False)
-    node = root[group]
-    groups = {}
+    node = zarr.open_group(str(path), path=group, mode="r", use_consolidated=False)
+    out = {}
     with _quiet_consolidated():
         for key in node.group_keys():
-            groups[key] = xr.open_zarr(str(path), group=f"{group}/{key}", consolidated=False).load()
-    return ObservationProducts(groups, dict(node.attrs))
+            if groups is not None and key not in groups:
+                continue
+            out[key] = xr.open_zarr(
+                str(path), group=f"{group}/{key}", consolidated=False, chunks=None
+            ).load()
+    return ObservationProducts(out, dict(node.attrs))
 
 
 def open_stacked(path: str | os.PathLike, name: str = "map") -> xr.DataTree:
