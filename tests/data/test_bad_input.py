@@ -158,3 +158,17 @@ def test_real_store_with_missing_file(data_dir):
     assert set(report.obs_id) == {5029747}
     assert set(report.error) == {"DataFileNotFoundError"}
     assert store.events(5029748).sizes["event"] > 0
+
+
+def test_missing_file_in_the_fast_reader_of_the_reduction(broken_store):
+    from gammax.io.fast_table import read_tables
+
+    with pytest.raises(DataFileNotFoundError) as info:
+        read_tables(broken_store / "run_2.fits.gz", ["EVENTS", "GTI"], obs_id=2)
+    assert_names_location(info.value, "run_2.fits.gz", "EVENTS", 2)
+    # the reduction's observation references raise the same
+    from gammax.reduce.observation import observation_refs
+
+    store = gammax.open_datastore(broken_store)
+    with pytest.raises(DataFileNotFoundError, match=r"run_2\.fits\.gz"):
+        observation_refs(store, [2], needed=("events", "gti"))

@@ -312,6 +312,10 @@ def read_tables(
                 index += 1
     except (EOFError, zlib.error, gzip.BadGzipFile) as err:
         raise CorruptFileError(describe_read_error(err), file=path, obs_id=obs_id) from err
+    except FileNotFoundError as err:
+        raise DataFileNotFoundError(
+            "data file not found", file=path, hdu=next(iter(wanted.values()), None), obs_id=obs_id
+        ) from err
     missing = [h for h in hdus if h not in out]
     if missing:
         raise HDUNotFoundError(
