@@ -198,3 +198,25 @@ class MapReductionConfig:
 
         text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def graph_input(config: Any):
+    """The configuration as one shared key of a dask graph (not copied into every task).
+
+    A plain object passed to many delayed calls is embedded in each task: on a
+    ``distributed`` worker every task then unpickles its own copy (with its own
+    geometry caches), kept as long as the task's result is, so memory grows
+    with the number of observations. As one key, it is sent to and held by
+    each worker once.
+
+    Examples
+    --------
+    >>> from gammax.geom import MapAxis, WcsGeom
+    >>> e = MapAxis.from_energy_bounds("1 TeV", "10 TeV", 2)
+    >>> cfg = MapReductionConfig(geom=WcsGeom.create(npix=4, binsz=0.1, axes=[e]))
+    >>> graph_input(cfg).key == graph_input(cfg).key
+    True
+    """
+    import dask
+
+    return dask.delayed(config, name=f"reduce-config-{config.fingerprint()}", traverse=False)

@@ -19,7 +19,7 @@ import xarray as xr
 import zarr
 
 from . import zarr_store as zs
-from .config import MapReductionConfig
+from .config import MapReductionConfig, graph_input
 from .observation import (
     ObservationRef,
     irf_geometry,
@@ -183,6 +183,7 @@ def stacking_graph(
 ):
     """Delayed task that writes the stacked mosaic (after the observation tasks)."""
     _init_stacked(output, name, config)
+    shared = graph_input(config)  # one key for every window task
     writes = []
     for part in _parts(config):
         footprints = {o: _footprint(ref, config, part) for o, ref in refs.items()}
@@ -194,7 +195,7 @@ def stacking_graph(
                 dask.delayed(_accumulate_window, pure=False)(
                     output,
                     name,
-                    config,
+                    shared,
                     part,
                     window,
                     ids[i : i + split_every],
@@ -204,7 +205,7 @@ def stacking_graph(
             ]
             writes.append(
                 dask.delayed(_write_window, pure=False)(
-                    _tree(leaves, split_every), output, name, config, part, window
+                    _tree(leaves, split_every), output, name, shared, part, window
                 )
             )
     return dask.delayed(_finish, pure=False)(output, name, list(statuses.values()), writes)

@@ -53,7 +53,7 @@ import numpy as np
 
 from ..errors import GammaxError
 from . import zarr_store as zs
-from .config import MapReductionConfig
+from .config import MapReductionConfig, graph_input
 from .observation import ObservationRef, observation_refs, reduce_observation
 from .spectrum import SpectrumReductionConfig
 from .stack import Accumulator, accumulate, combine, finalize
@@ -471,9 +471,10 @@ def _run_graph(
         else ("events", "gti")
     )
     refs = observation_refs(store, todo, needed=needed) if todo else []
+    shared = graph_input(config)  # one key, not a copy per task (worker memory stays flat)
     statuses = {
         ref.obs_id: dask.delayed(_process_observation, pure=False)(
-            ref, config, output, name, errors, checksums, dask_key_name=f"reduce-obs-{ref.obs_id}"
+            ref, shared, output, name, errors, checksums, dask_key_name=f"reduce-obs-{ref.obs_id}"
         )
         for ref in refs
     }
@@ -502,12 +503,12 @@ def _run_graph(
             groups = [ids[i : i + split_every] for i in range(0, len(ids), split_every)]
             partial = [
                 dask.delayed(_accumulate_group, pure=False)(
-                    output, name, config, group, *[statuses[o] for o in group]
+                    output, name, shared, group, *[statuses[o] for o in group]
                 )
                 for group in groups
             ]
             stacked_task = dask.delayed(_write_stacked, pure=False)(
-                _tree_reduce(partial, split_every), output, name, config
+                _tree_reduce(partial, split_every), output, name, shared
             )
     with _progress(progress, client), zs.store_writes(output, "the products"):
         return _compute(targets, stacked_task, client, progress)
