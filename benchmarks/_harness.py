@@ -49,3 +49,46 @@ def run_all(
         best["median_seconds"] = statistics.median(r["seconds"] for r in runs)
         out[name] = best
     return out
+
+
+def run_with_store(
+    script: str,
+    contenders: list[str],
+    prepare: Callable,
+    factories: dict,
+    prefix: str,
+) -> tuple[dict[str, dict], float] | None:
+    """``main()`` of a benchmark whose contenders share a prepared store (e.g. a Zarr).
+
+    Command line: ``--one NAME --store DIR`` (child: run one contender),
+    ``--store DIR`` (reuse a prepared store), ``--repeats N`` (gammax runs,
+    default 3), ``--gammapy-repeats N`` (default 1), ``--only A,B``. The parent
+    prepares the store once (untimed), runs every contender in fresh
+    interpreters and returns ``(results, load average before the runs)``; the
+    child returns None.
+    """
+    import argparse
+    import os
+    import tempfile
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--one")
+    parser.add_argument("--store")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--gammapy-repeats", type=int, default=1)
+    parser.add_argument("--only", help="comma-separated contenders (default: all)")
+    args = parser.parse_args()
+    if args.one:
+        root = Path(args.store)
+        run_one(lambda: factories[args.one](root))
+        return None
+    root = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix=prefix))
+    prepare(root)
+    load = os.getloadavg()[0]
+    results: dict[str, dict] = {}
+    for name in args.only.split(",") if args.only else contenders:
+        repeats = args.gammapy_repeats if "gammapy" in name else args.repeats
+        results.update(run_all(script, [name], repeats=repeats, extra=["--store", str(root)]))
+    print(f"\nload average before the runs: {load:.2f} on {os.cpu_count()} cores")
+    return results, load

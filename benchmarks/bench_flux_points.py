@@ -26,18 +26,16 @@ Run: ``python benchmarks/bench_flux_points.py [--repeats N] [--store DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import run_all, run_one
+from _harness import run_with_store
 from bench_fit import CRAB, CRAB_RUNS, _config, _gp_models, _gx_models, _to_gammapy, data_dir
 
 SELECTION = ["errn-errp", "ul"]
@@ -152,26 +150,10 @@ CONTENDERS = ["gammax", "gammax_1t", "gammapy", "gammapy_2j"]
 def main() -> None:
     import numpy as np
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--one")
-    parser.add_argument("--store")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--gammapy-repeats", type=int, default=1)
-    parser.add_argument("--only", help="comma-separated contenders (default: all)")
-    args = parser.parse_args()
-    if args.one:
-        root = Path(args.store)
-        run_one(lambda: globals()[args.one](root))
+    out = run_with_store(__file__, CONTENDERS, prepare, globals(), "gammax-bench-fp-")
+    if out is None:
         return
-    root = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="gammax-bench-fp-"))
-    prepare(root)
-    load = os.getloadavg()[0]
-    results = {}
-    names = args.only.split(",") if args.only else CONTENDERS
-    for name in names:
-        repeats = args.gammapy_repeats if "gammapy" in name else args.repeats
-        results.update(run_all(__file__, [name], repeats=repeats, extra=["--store", str(root)]))
-    print(f"\nload average before the runs: {load:.2f} on {os.cpu_count()} cores")
+    results, load = out
     ref = results.get("gammapy")
     print(
         "agreement with Gammapy over the bins where Gammapy's norm > 0 (in the others "
@@ -199,7 +181,7 @@ def main() -> None:
         print(f"{name:12s} norm    " + " ".join(f"{v:8.3f}" for v in r["norm"]))
         print(f"{name:12s} norm_ul " + " ".join(f"{v:8.3f}" for v in r["norm_ul"]))
     summary = {
-        "n_bins": results[names[0]]["n_bins"],
+        "n_bins": next(iter(results.values()))["n_bins"],
         "load_average": round(load, 2),
         **{f"{n}_seconds": round(r["median_seconds"], 3) for n, r in results.items()},
         **{f"{n}_peak_rss_mb": round(r["peak_rss_mb"], 1) for n, r in results.items()},

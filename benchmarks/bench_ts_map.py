@@ -26,18 +26,16 @@ Run: ``python benchmarks/bench_ts_map.py [--repeats N] [--store DIR]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import run_all, run_one
+from _harness import run_with_store
 from bench_fit import _to_gammapy, data_dir
 
 CRAB = (83.633, 22.0145)
@@ -156,26 +154,10 @@ def gammapy(root: Path):
 def main() -> None:
     import numpy as np
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--one")
-    parser.add_argument("--store")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--gammapy-repeats", type=int, default=1)
-    parser.add_argument("--only", help="comma-separated contenders (default: all)")
-    args = parser.parse_args()
-    if args.one:
-        root = Path(args.store)
-        run_one(lambda: globals()[args.one](root))
+    out = run_with_store(__file__, CONTENDERS, prepare, globals(), "gammax-bench-ts-")
+    if out is None:
         return
-    root = Path(args.store) if args.store else Path(tempfile.mkdtemp(prefix="gammax-bench-ts-"))
-    prepare(root)
-    load = os.getloadavg()[0]
-    results = {}
-    names = args.only.split(",") if args.only else CONTENDERS
-    for name in names:
-        repeats = args.gammapy_repeats if "gammapy" in name else args.repeats
-        results.update(run_all(__file__, [name], repeats=repeats, extra=["--store", str(root)]))
-    print(f"\nload average before the runs: {load:.2f} on {os.cpu_count()} cores")
+    results, load = out
     ref = np.asarray(results["gammapy"]["ts"], float) if "gammapy" in results else None
     print(
         f"{'contender':15s} {'wall s':>8s} {'runs (s)':>24s} {'pix/s':>9s} {'peak MB':>8s} "
