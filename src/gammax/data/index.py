@@ -174,7 +174,8 @@ _OBS_KEYWORDS = (
     "TELESCOP",
     "INSTRUME",
 )
-_OBS_UNITS = {
+#: Units of the observation-index columns (GADF), where a file leaves them out.
+OBS_UNITS: dict[str, str] = {
     "RA_PNT": "deg",
     "DEC_PNT": "deg",
     "GLON_PNT": "deg",
@@ -307,7 +308,7 @@ def build_index(
                 arr = arr.astype(np.int64)
         else:
             arr = np.array(["" if v is None else str(v) for v in values], dtype=str)
-        attrs = {"units": _OBS_UNITS[key]} if key in _OBS_UNITS else {}
+        attrs = {"units": OBS_UNITS[key]} if key in OBS_UNITS else {}
         obs_vars[key] = xr.Variable((D.OBS_ID,), arr, attrs)
     time_attrs = {}
     for r in obs_rows:

@@ -30,6 +30,7 @@ import xarray as xr
 from astropy.io import fits
 
 from .. import __version__
+from ..data.index import OBS_UNITS
 from .observation import ObservationSpec
 
 __all__ = [
@@ -273,19 +274,3 @@ def write_index_tables(
     write_hdulist(fits.HDUList([fits.PrimaryHDU(), hdu_index]), paths[0])
     write_hdulist(fits.HDUList([fits.PrimaryHDU(), obs_index]), paths[1])
     return paths
-
-
-#: Units of the observation-index columns.
-OBS_UNITS: dict[str, str] = {
-    "RA_PNT": "deg",
-    "DEC_PNT": "deg",
-    "GLON_PNT": "deg",
-    "GLAT_PNT": "deg",
-    "ALT_PNT": "deg",
-    "AZ_PNT": "deg",
-    "ZEN_PNT": "deg",
-    "ONTIME": "s",
-    "LIVETIME": "s",
-    "TSTART": "s",
-    "TSTOP": "s",
-}
