@@ -231,3 +231,24 @@ def test_energy_bands_match_gammapy(crab_cut):
     for name in ("ts", "norm", "norm_err", "flux", "npred_excess"):
         diff = rel_diff(ours[name].values, getattr(theirs, name).data, mask)
         assert diff < 0.01, (name, diff)
+
+
+def test_default_kernel_follows_a_galactic_map_frame():
+    """The default point-source kernel takes the map's frame (survey maps are Galactic)."""
+    import gammax.models as gm
+    from gammax.datasets import MapDataset
+    from gammax.fit import npred
+    from tests.fit.toy import toy_map_dataset, toy_models
+
+    ds = toy_map_dataset()
+    ds = MapDataset.fake(ds, npred(ds, toy_models()), seed=3)
+    default = TSMapEstimator(kernel_width="0.5 deg", selection_optional=None).run(ds).compute()
+    galactic = gm.SkyModel(
+        gm.PowerLawSpectralModel(index=2), gm.PointSpatialModel(frame="galactic"), name="k"
+    )
+    explicit = TSMapEstimator(galactic, kernel_width="0.5 deg", selection_optional=None)
+    np.testing.assert_array_equal(default.ts.values, explicit.run(ds).ts.values)
+    assert float(default.sqrt_ts.max()) > 5  # the faked source is found
+    icrs = gm.SkyModel(gm.PowerLawSpectralModel(index=2), gm.PointSpatialModel(), name="k")
+    with pytest.raises(ConfigError, match="frame 'icrs' differs from the map frame 'galactic'"):
+        TSMapEstimator(icrs, kernel_width="0.5 deg").run(ds)

@@ -405,8 +405,9 @@ class TSMapEstimator:
     Parameters
     ----------
     model : SkyModel, optional
-        Kernel model (its spatial model is moved to the map centre); default a
-        point source with a power law of index 2 (Gammapy's default).
+        Kernel model (its spatial model is moved to the map centre; its frame
+        must be the map's); default a point source in the map's frame with a
+        power law of index 2 (Gammapy's default).
     kernel_width : str or Quantity
         Full width of the kernel image.
     energy_edges : Quantity or list, optional
@@ -445,6 +446,7 @@ class TSMapEstimator:
             raise ConfigError(f"tile_size must be >= 1, got {tile_size!r}")
         if n_sigma <= 0 or n_sigma_ul <= 0:
             raise ConfigError(f"n_sigma and n_sigma_ul must be > 0, got {n_sigma}, {n_sigma_ul}")
+        self._default_model = model is None
         if model is None:
             from ..models import PointSpatialModel, PowerLawSpectralModel, SkyModel
 
@@ -515,6 +517,10 @@ class TSMapEstimator:
             irf = {n: maps[n] for n in ("psf", "edisp", "exposure_irf") if n in maps}
         kds = MapDataset.create(counts, exposure, name="ts-kernel", **irf)
         spatial = self.model.spatial_model.copy()
+        if self._default_model and getattr(spatial, "frame", geom.frame) != geom.frame:
+            from ..models import PointSpatialModel
+
+            spatial = PointSpatialModel(frame=geom.frame)  # the default kernel: the map's frame
         for name, value in (("lon_0", lon), ("lat_0", lat)):
             if name in spatial.parameters.names:
                 spatial.parameters[name].value = value
