@@ -387,7 +387,8 @@ def reduce_observations(
     overwrite : bool
         Replace an existing dataset group reduced with another configuration.
     split_every : int
-        Fan-in of the stacking tree.
+        Observations added per stacking task (a chain per mosaic window, see
+        :mod:`gammax.reduce.mosaic`; the fan-in of the tree for 1D spectra).
     client : distributed.Client, optional
         Compute on this client instead of the current dask scheduler.
 
