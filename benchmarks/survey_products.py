@@ -105,35 +105,6 @@ def exclusion_from(sqrt_ts: np.ndarray, binsz: float) -> np.ndarray:
     return ~ndimage.binary_dilation(hot, structure=structure)
 
 
-def ring_dataset(ds, keep):
-    """The mosaic as a MapDatasetOnOff with the ring background (lazy)."""
-    from gammax.datasets import MapDatasetOnOff, irf_maps
-    from gammax.reduce.background import ring_background
-
-    ring = ring_background(
-        ds.counts.where(ds.mask_safe, 0),
-        ds.background.where(ds.mask_safe, 0),
-        r_in=RING_R_IN,
-        width=RING_WIDTH,
-        exclusion=keep,
-        mask_safe=ds.mask_safe,
-    )
-    irf = irf_maps(ds)
-    on_off = MapDatasetOnOff.create(
-        ds.counts,
-        ds.exposure,
-        ring.counts_off,
-        ring.acceptance,
-        ring.acceptance_off,
-        mask_safe=ring.mask_safe,
-        psf=irf.psf,
-        edisp=irf.edisp,
-        exposure_irf=irf.exposure_irf,
-        name="ring",
-    )
-    return on_off, ring
-
-
 def ts_estimator():
     from gammax.estimators import TSMapEstimator
 
@@ -219,7 +190,7 @@ def main(argv=None) -> dict:
     import xarray as xr
     from distributed import Client, LocalCluster
 
-    from gammax.datasets import MapDataset
+    from gammax.datasets import MapDataset, MapDatasetOnOff
     from gammax.estimators import ExcessMapEstimator
 
     out = Path(args.out)
@@ -261,10 +232,11 @@ def main(argv=None) -> dict:
 
                 # 2. ring background, excess and significance
                 t0 = time.perf_counter()
-                on_off, ring = ring_dataset(ds, keep)
-                background = (ring.alpha * ring.counts_off).rename("background")
+                on_off = MapDatasetOnOff.from_ring(ds, RING_R_IN, RING_WIDTH, exclusion=keep)
+                alpha = on_off.acceptance / on_off.acceptance_off
+                background = (alpha * on_off.counts_off).where(on_off.acceptance_off > 0, 0.0)
                 background = background.reset_coords(drop=True).chunk({"y": 250, "x": 250})
-                xr.Dataset({"background": background}).to_zarr(
+                xr.Dataset({"background": background.rename("background")}).to_zarr(
                     ring_store, mode="w", consolidated=False
                 )
                 maps = ExcessMapEstimator(f"{CORRELATION} deg", selection_optional=None).run(on_off)

@@ -32,14 +32,13 @@ from astropy.coordinates import SkyCoord
 from regions import CircleSkyRegion
 
 import gammax
-from gammax.datasets import MapDataset, MapDatasetOnOff, irf_maps, read_ogip
+from gammax.datasets import MapDataset, MapDatasetOnOff, read_ogip
 from gammax.estimators.excess_map import ExcessMapEstimator
 from gammax.estimators.map_plot import plot_ts_map, significance_figure
 from gammax.estimators.sensitivity import SensitivityEstimator, criterion_names
 from gammax.estimators.ts_map import TSMapEstimator
 from gammax.geom import MapAxis, WcsGeom, exclusion_mask
 from gammax.reduce import MapReductionConfig, reduce_observations
-from gammax.reduce.background import ring_background
 from gammax.testing import data_path
 
 CRAB = SkyCoord(83.633, 22.0145, unit="deg")
@@ -83,29 +82,8 @@ def main() -> None:
 
     # 3. ring background ON/OFF (WStat), two energy bands
     ds_mem = ds.load()
-    ring = ring_background(
-        ds_mem.counts.where(ds_mem.mask_safe, 0),
-        ds_mem.background.where(ds_mem.mask_safe, 0),
-        r_in=0.5,
-        width=0.3,
-        exclusion=exclusion_mask(
-            ds_mem.counts.gx.geom.to_image(), [CircleSkyRegion(CRAB, 0.3 * u.deg)]
-        ),
-        mask_safe=ds_mem.mask_safe,
-    )
-    irf = irf_maps(ds_mem)
-    on_off = MapDatasetOnOff.create(
-        ds_mem.counts,
-        ds_mem.exposure,
-        ring.counts_off,
-        ring.acceptance,
-        ring.acceptance_off,
-        mask_safe=ring.mask_safe,
-        psf=irf.psf,
-        edisp=irf.edisp,
-        exposure_irf=irf.exposure_irf,
-        name="ring",
-    )
+    keep = exclusion_mask(ds_mem.counts.gx.geom.to_image(), [CircleSkyRegion(CRAB, 0.3 * u.deg)])
+    on_off = MapDatasetOnOff.from_ring(ds_mem, r_in=0.5, width=0.3, exclusion=keep)
     bands = ExcessMapEstimator("0.1 deg", energy_edges=[0.5, 5, 50] * u.TeV).run(on_off)
     for i, sig in enumerate(bands.sqrt_ts.max(("x", "y")).values):
         print(f"ring ON/OFF band {i}: peak significance {sig:.1f}")

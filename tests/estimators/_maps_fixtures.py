@@ -67,34 +67,13 @@ def small_crab(hess_dir, tmp_dir):
 
 def ring_on_off(ds):
     """A MapDatasetOnOff from the ring background (0.5-0.8 deg ring, Crab excluded)."""
-    from gammax.datasets import MapDatasetOnOff, irf_maps
+    from gammax.datasets import MapDatasetOnOff
     from gammax.geom import exclusion_mask
-    from gammax.reduce.background import ring_background
 
     keep = exclusion_mask(
         ds.counts.gx.geom.to_image(), [CircleSkyRegion(CRAB, EXCLUSION_RADIUS * u.deg)]
     )
-    ring = ring_background(
-        ds.counts.where(ds.mask_safe, 0),
-        ds.background.where(ds.mask_safe, 0),
-        r_in=0.5,
-        width=0.3,
-        exclusion=keep,
-        mask_safe=ds.mask_safe,
-    )
-    irf = irf_maps(ds)
-    return MapDatasetOnOff.create(
-        ds.counts,
-        ds.exposure,
-        ring.counts_off,
-        ring.acceptance,
-        ring.acceptance_off,
-        mask_safe=ring.mask_safe,
-        psf=irf.psf,
-        edisp=irf.edisp,
-        exposure_irf=irf.exposure_irf,
-        name="ring",
-    )
+    return MapDatasetOnOff.from_ring(ds, r_in=0.5, width=0.3, exclusion=keep)
 
 
 def gammapy_on_off(on):

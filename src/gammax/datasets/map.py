@@ -296,6 +296,49 @@ class MapDatasetOnOff(MapDataset):
         return super().create(counts, exposure, **extra, **kwargs)
 
     @classmethod
+    def from_ring(
+        cls,
+        ds: xr.Dataset,
+        r_in: float,
+        width: float,
+        exclusion: xr.DataArray | None = None,
+        name: str = "ring",
+    ) -> xr.Dataset:
+        """ON/OFF dataset of a map dataset with the ring background method.
+
+        The OFF counts and acceptances come from
+        :func:`gammax.reduce.background.ring_background` on the safe pixels of
+        ``ds`` (ring of inner radius ``r_in`` and ``width`` in deg, leaving out
+        the pixels where ``exclusion`` is False); exposure and IRF maps are
+        those of ``ds``. Lazy on dask-backed datasets.
+
+        Examples
+        --------
+        >>> on_off = MapDatasetOnOff.from_ring(ds, r_in=0.5, width=0.3)  # doctest: +SKIP
+        """
+        from ..reduce.background import ring_background
+
+        ring = ring_background(
+            ds.counts.where(ds.mask_safe, 0),
+            ds.background.where(ds.mask_safe, 0),
+            r_in=r_in,
+            width=width,
+            exclusion=exclusion,
+            mask_safe=ds.mask_safe,
+        )
+        irf = irf_maps(ds)
+        return cls.create(
+            ds.counts,
+            ds.exposure,
+            ring.counts_off,
+            ring.acceptance,
+            ring.acceptance_off,
+            mask_safe=ring.mask_safe,
+            name=name,
+            **{k: irf[k] for k in ("psf", "edisp", "exposure_irf") if k in irf},
+        )
+
+    @classmethod
     def fake(  # type: ignore[override]
         cls, ds: xr.Dataset, npred_signal: Any, npred_background: Any, seed: int | None = 0
     ) -> xr.Dataset:
