@@ -107,6 +107,43 @@ def test_compiled_likelihood_equals_cash_of_public_npred(spatial, chunks):
     assert like(x) == pytest.approx(expected, rel=1e-10)
 
 
+def _with_frozen_neighbours(models):
+    """The toy models plus a frozen Gaussian and a frozen point source nearby."""
+    import gammax.models as gm
+
+    extra = []
+    for name, spatial in (
+        ("gauss", gm.GaussianSpatialModel(lon_0="0.3 deg", lat_0="0.1 deg", sigma="0.15 deg")),
+        ("point", gm.PointSpatialModel(lon_0="-0.4 deg", lat_0="-0.2 deg")),
+    ):
+        spatial.frame = "galactic"
+        m = gm.SkyModel(gm.PowerLawSpectralModel(index=2.2), spatial, name=name)
+        m.freeze()
+        extra.append(m)
+    return gm.Models([*models, *extra])
+
+
+@pytest.mark.parametrize("chunks", [None, {"y": 17, "x": 25}])
+def test_frozen_sources_are_one_constant_array_with_the_same_statistic(chunks):
+    ds = toy_map_dataset()
+    models = _with_frozen_neighbours(toy_models())
+    mu = npred(ds, models).values
+    ds = ds.assign(counts=ds.counts.copy(data=np.random.default_rng(3).poisson(mu).astype(float)))
+    like = Likelihood(ds, models, chunks=chunks, n_groups=1)
+    chunks_built = like._groups[0].chunks
+    # only the free source keeps kernels; the frozen ones are folded into a constant
+    assert all([a.model.name for a in c.anchors] == ["src"] for c in chunks_built)
+    assert sum(c.fixed_sum for c in chunks_built) > 10
+    x = like.x0.copy()
+    x[:2] *= 1.03
+    for point in (like.x0, x):
+        values = like.space.values_from_vector(point)
+        expected = float(cash(ds.counts.values, npred(ds, models, values).values).sum())
+        assert like(point) == pytest.approx(expected, rel=1e-10)
+        dense = sum(c.npred(values).sum() for c in chunks_built)
+        assert dense == pytest.approx(float(npred(ds, models, values).values.sum()), rel=1e-10)
+
+
 def test_source_moving_out_of_its_box_is_rebuilt_exactly():
     ds = toy_map_dataset()
     models = toy_models()

@@ -9,7 +9,11 @@ once (when the chunk is built, on the worker that keeps it):
 - per sky model, a *box* of pixels around its position at build time (the
   PSF kernel radius plus the model's evaluation radius plus a 0.1 deg margin,
   Gammapy's cutout rule), the exposure on the box padded by the kernel radius,
-  the PSF kernel and the edisp matrix at that position.
+  the PSF kernel and the edisp matrix at that position;
+- the predicted counts of the sky models without a free parameter (fixed
+  neighbours, a frozen diffuse model): evaluated once at build time and kept
+  as one constant array, so a fixed source costs neither kernels nor time per
+  evaluation.
 
 Per evaluation only the parameter values are needed: the spectral integral
 over true-energy bins, times exposure, PSF (a point source is four stamped
@@ -29,6 +33,7 @@ On/off map chunks evaluate WStat densely on their block.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +131,8 @@ class MapChunk:
     nz_counts: np.ndarray
     nz_e: np.ndarray
     nz_bkg: np.ndarray
+    fixed_sum: float = 0.0  # masked predicted counts of the constant (frozen) sky models
+    nz_fixed: np.ndarray | None = None  # ... and at the non-zero bins
     onoff: dict[str, np.ndarray] | None = None
     cost: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -224,8 +231,10 @@ class MapChunk:
         if self.onoff is not None:
             return self._stat_onoff(values)
         norm = self._norm(values)
-        total = float(norm @ self.bkg_sum)
+        total = float(norm @ self.bkg_sum) + self.fixed_sum
         mu_nz = self.nz_bkg * norm[self.nz_e]
+        if self.nz_fixed is not None:
+            mu_nz += self.nz_fixed
         for src in self._terms(values):
             s = self._source_npred(src, values)
             total += float(np.einsum("ijk,ijk->", s, src.mask))
@@ -237,7 +246,8 @@ class MapChunk:
 
     def _stat_onoff(self, values) -> float:
         d = self.onoff
-        mu = np.zeros(d["n_on"].shape)
+        fixed = self.extra.get("fixed")
+        mu = np.zeros(d["n_on"].shape) if fixed is None else fixed.copy()
         _, ys, xs = self.region
         for src in self._terms(values):
             y0, y1, x0, x1 = src.box
@@ -252,6 +262,8 @@ class MapChunk:
         _, ys, xs = self.region
         norm = self._norm(values)
         out = self.extra["background"] * norm[:, None, None]
+        if self.extra.get("fixed") is not None:
+            out += self.extra["fixed"]
         for src in self._terms(values):
             y0, y1, x0, x1 = src.box
             out[:, y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] += (
@@ -386,6 +398,7 @@ def build_map_chunk(
     values: dict,
     region: tuple[slice, slice, slice] | None = None,
     cache: dict | None = None,
+    free: Collection[str] | None = None,
 ) -> MapChunk:
     """Compile a block of a map dataset (loads the arrays it needs; numpy afterwards).
 
@@ -402,6 +415,10 @@ def build_map_chunk(
         Energy, y and x index ranges of the block (default everything).
     cache : dict, optional
         Arrays shared by the chunks of one dataset (IRF maps, exposure), by name.
+    free : collection of str, optional
+        Keys of the free parameters (``ParameterSpace.free``). Sky models with
+        none of them are constant: their predicted counts are computed here
+        once and their kernels are not kept. Default: every model is variable.
     """
     from ..datasets import dataset_kind
     from .npred import dataset_models
@@ -466,7 +483,9 @@ def build_map_chunk(
         edisp_matrix="edisp" in ds.data_vars,
         diagonal=diagonal_edisp(energy_axis(ds, D.ENERGY_TRUE), reco),
     )
-    anchors = [_source(context, model, values)[0] for model in sky]
+    constant = [m for m in sky if free is not None and not _has_free(m, free)]
+    variable = [m for m in sky if not any(m is c for c in constant)]
+    anchors = [_source(context, m, values)[0] for m in variable]
     chunk = MapChunk(
         name=str(ds.attrs.get("name", "")),
         kind=kind,
@@ -484,5 +503,29 @@ def build_map_chunk(
         onoff=onoff,
     )
     chunk.extra["background"] = bkg
+    if constant:
+        fixed = chunk.extra["fixed"] = _constant_npred(chunk, constant, values)
+        chunk.fixed_sum = float(fixed[mask].sum())
+        chunk.nz_fixed = fixed.ravel()[nz_flat]
     chunk.cost = float(nz_flat.size + sum(s.exposure.size for s in chunk.sources))
     return chunk
+
+
+def _has_free(model: Any, free: Collection[str]) -> bool:
+    """Whether any parameter of a sky model (by key: its link label or path) is free."""
+    return any((p.link or path) in free for path, p in model.parameter_items())
+
+
+def _constant_npred(chunk: MapChunk, models: list, values) -> np.ndarray:
+    """Predicted counts of constant sky models on the chunk's block (terms dropped after)."""
+    _, ys, xs = chunk.region
+    out = np.zeros(chunk.extra["background"].shape)
+    for model in models:
+        term = _source(chunk.context, model, values)[1]
+        if term is None:
+            continue
+        y0, y1, x0, x1 = term.box
+        out[:, y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] += chunk._source_npred(
+            term, values
+        )
+    return out

@@ -139,13 +139,24 @@ def make_specs(datasets: Sequence[xr.Dataset], chunks: dict | None = None) -> li
     return specs
 
 
-def build_chunk(spec: ChunkSpec, models: Any, values: dict, cache: dict | None = None):
-    """Compile one chunk (numpy arrays in this process); ``cache`` shares arrays per dataset."""
+def build_chunk(
+    spec: ChunkSpec,
+    models: Any,
+    values: dict,
+    cache: dict | None = None,
+    free: Sequence[str] | None = None,
+):
+    """Compile one chunk (numpy arrays in this process).
+
+    ``cache`` shares arrays per dataset; ``free`` (the free parameter keys)
+    lets map chunks fold the sky models without free parameters into one
+    constant array.
+    """
     kind = dataset_kind(spec.dataset)
     if kind.startswith("Map"):
         from .chunk_map import build_map_chunk
 
-        return build_map_chunk(spec.dataset, models, values, spec.region, cache)
+        return build_map_chunk(spec.dataset, models, values, spec.region, cache, free)
     if kind.startswith("Spectrum"):
         from .chunk_1d import build_spectrum_chunk
 
@@ -220,7 +231,7 @@ def _build_group(specs: list[ChunkSpec], models: Any, space: Any, values: dict) 
 
     cache: dict = {}
     with dask.config.set(scheduler="sync"):
-        chunks = [build_chunk(s, models, values, cache) for s in specs]
+        chunks = [build_chunk(s, models, values, cache, set(space.free)) for s in specs]
     return ChunkGroup(chunks, [s.index for s in specs], space)
 
 
