@@ -144,6 +144,32 @@ def test_frozen_sources_are_one_constant_array_with_the_same_statistic(chunks):
         assert dense == pytest.approx(float(npred(ds, models, values).values.sum()), rel=1e-10)
 
 
+@pytest.mark.parametrize("chunks", [None, {"y": 17, "x": 25}])
+@pytest.mark.parametrize("spatial", ["point", "gauss"])
+def test_a_source_with_only_its_norm_free_is_one_scaled_template(chunks, spatial):
+    from gammax.estimators.core import scaled_models
+
+    ds = toy_map_dataset()
+    truth = _with_frozen_neighbours(toy_models(spatial=spatial))
+    mu = npred(ds, truth).values
+    ds = ds.assign(counts=ds.counts.copy(data=np.random.default_rng(4).poisson(mu).astype(float)))
+    models, key = scaled_models(truth, "src", reoptimize=False)
+    models.parameter(key).value = 0.8
+    like = Likelihood(ds, models, chunks=chunks, n_groups=1)
+    assert like.space.free == (key,)
+    built = like._groups[0].chunks
+    # no kernels, no exposure: a template at norm 1 per chunk
+    assert all(not c.anchors and c.context.exposure is None for c in built)
+    assert all([k for k, _, _ in c.linear] == [key] for c in built)
+    for factor in (1.0, 1.7, 0.0):
+        x = like.x0 * factor
+        values = like.space.values_from_vector(x)
+        expected = float(cash(ds.counts.values, npred(ds, models, values).values).sum())
+        assert like(x) == pytest.approx(expected, rel=1e-10)
+        dense = sum(c.npred(values).sum() for c in built)
+        assert dense == pytest.approx(float(npred(ds, models, values).values.sum()), rel=1e-10)
+
+
 def test_source_moving_out_of_its_box_is_rebuilt_exactly():
     ds = toy_map_dataset()
     models = toy_models()

@@ -188,6 +188,10 @@ class ScaledSpectralModel(CompoundSpectralModel):
     2.0
     """
 
+    #: Path of the parameter the model is proportional to: the compiled likelihood
+    #: keeps one template for a source whose only free parameter is this norm.
+    linear_parameter = "model2.norm"
+
     def __init__(self, model: Any, norm: float = 1.0) -> None:
         super().__init__(model, PowerLawNormSpectralModel(norm=norm), "mul")
 
@@ -197,7 +201,7 @@ class ScaledSpectralModel(CompoundSpectralModel):
 
 
 #: Path of the norm inside a scaled model.
-NORM_PATH = "model2.norm"
+NORM_PATH = ScaledSpectralModel.linear_parameter
 
 
 def source_model(models: Any, source: str | int) -> Any:

@@ -13,7 +13,10 @@ once (when the chunk is built, on the worker that keeps it):
 - the predicted counts of the sky models without a free parameter (fixed
   neighbours, a frozen diffuse model): evaluated once at build time and kept
   as one constant array, so a fixed source costs neither kernels nor time per
-  evaluation.
+  evaluation;
+- for a sky model whose only free parameter is one its prediction is
+  proportional to (the spectral model's ``linear_parameter``, e.g. the norm of
+  a flux-point fit), the prediction at value 1, scaled per evaluation.
 
 Per evaluation only the parameter values are needed: the spectral integral
 over true-energy bins, times exposure, PSF (a point source is four stamped
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -133,6 +136,8 @@ class MapChunk:
     nz_bkg: np.ndarray
     fixed_sum: float = 0.0  # masked predicted counts of the constant (frozen) sky models
     nz_fixed: np.ndarray | None = None  # ... and at the non-zero bins
+    linear: list[tuple[str, float, np.ndarray]] = field(default_factory=list)
+    # (key, masked sum, values at the non-zero bins) of the templates scaled by a parameter
     onoff: dict[str, np.ndarray] | None = None
     cost: float = 0.0
     extra: dict = field(default_factory=dict)
@@ -235,6 +240,9 @@ class MapChunk:
         mu_nz = self.nz_bkg * norm[self.nz_e]
         if self.nz_fixed is not None:
             mu_nz += self.nz_fixed
+        for key, masked_sum, nz_template in self.linear:
+            total += values[key] * masked_sum
+            mu_nz += values[key] * nz_template
         for src in self._terms(values):
             s = self._source_npred(src, values)
             total += float(np.einsum("ijk,ijk->", s, src.mask))
@@ -246,8 +254,7 @@ class MapChunk:
 
     def _stat_onoff(self, values) -> float:
         d = self.onoff
-        fixed = self.extra.get("fixed")
-        mu = np.zeros(d["n_on"].shape) if fixed is None else fixed.copy()
+        mu = self._dense_linear(values)
         _, ys, xs = self.region
         for src in self._terms(values):
             y0, y1, x0, x1 = src.box
@@ -257,13 +264,19 @@ class MapChunk:
         stat = wstat(d["n_on"], d["n_off"], d["alpha"], mu)
         return float(np.sum(stat[d["mask"]]))
 
+    def _dense_linear(self, values) -> np.ndarray:
+        """The constant and the scaled template predictions on the block (dense)."""
+        fixed = self.extra.get("fixed")
+        out = np.zeros(self.extra["background"].shape) if fixed is None else fixed.copy()
+        for key, template in self.extra.get("linear", []):
+            out += values[key] * template
+        return out
+
     def npred(self, values) -> np.ndarray:
         """Predicted counts on the block (dense; for checks)."""
         _, ys, xs = self.region
         norm = self._norm(values)
-        out = self.extra["background"] * norm[:, None, None]
-        if self.extra.get("fixed") is not None:
-            out += self.extra["fixed"]
+        out = self.extra["background"] * norm[:, None, None] + self._dense_linear(values)
         for src in self._terms(values):
             y0, y1, x0, x1 = src.box
             out[:, y0 - ys.start : y1 - ys.start, x0 - xs.start : x1 - xs.start] += (
@@ -418,7 +431,9 @@ def build_map_chunk(
     free : collection of str, optional
         Keys of the free parameters (``ParameterSpace.free``). Sky models with
         none of them are constant: their predicted counts are computed here
-        once and their kernels are not kept. Default: every model is variable.
+        once and their kernels are not kept; those whose only free parameter is
+        their spectral model's ``linear_parameter`` keep one template. Default:
+        every model is variable.
     """
     from ..datasets import dataset_kind
     from .npred import dataset_models
@@ -484,8 +499,9 @@ def build_map_chunk(
         diagonal=diagonal_edisp(energy_axis(ds, D.ENERGY_TRUE), reco),
     )
     constant = [m for m in sky if free is not None and not _has_free(m, free)]
-    variable = [m for m in sky if not any(m is c for c in constant)]
-    anchors = [_source(context, m, values)[0] for m in variable]
+    linear = [(m, key) for m in sky if free is not None and (key := _linear_key(m, free))]
+    folded = [*constant, *(m for m, _ in linear)]
+    anchors = [_source(context, m, values)[0] for m in sky if not any(m is f for f in folded)]
     chunk = MapChunk(
         name=str(ds.attrs.get("name", "")),
         kind=kind,
@@ -504,9 +520,17 @@ def build_map_chunk(
     )
     chunk.extra["background"] = bkg
     if constant:
-        fixed = chunk.extra["fixed"] = _constant_npred(chunk, constant, values)
+        fixed = chunk.extra["fixed"] = _dense_npred(chunk, constant, values)
         chunk.fixed_sum = float(fixed[mask].sum())
         chunk.nz_fixed = fixed.ravel()[nz_flat]
+    if linear:
+        chunk.extra["linear"] = []
+        for model, key in linear:
+            template = _dense_npred(chunk, [model], {**values, key: 1.0})
+            chunk.extra["linear"].append((key, template))
+            chunk.linear.append((key, float(template[mask].sum()), template.ravel()[nz_flat]))
+    if not anchors:  # nothing to rebuild later: drop the exposure and IRF arrays
+        chunk.context = replace(context, exposure=None, irf=None)
     chunk.cost = float(nz_flat.size + sum(s.exposure.size for s in chunk.sources))
     return chunk
 
@@ -516,8 +540,21 @@ def _has_free(model: Any, free: Collection[str]) -> bool:
     return any((p.link or path) in free for path, p in model.parameter_items())
 
 
-def _constant_npred(chunk: MapChunk, models: list, values) -> np.ndarray:
-    """Predicted counts of constant sky models on the chunk's block (terms dropped after)."""
+def _linear_key(model: Any, free: Collection[str]) -> str | None:
+    """Key of a sky model's only free parameter if its prediction is proportional to it."""
+    path = getattr(model.spectral_model, "linear_parameter", None)
+    if path is None:
+        return None
+    items = [(p.link or name, name) for name, p in model.parameter_items()]
+    free_items = [(key, name) for key, name in items if key in free]
+    target = model.component_prefix("spectral") + path
+    if len(free_items) == 1 and free_items[0][1] == target:
+        return free_items[0][0]
+    return None
+
+
+def _dense_npred(chunk: MapChunk, models: list, values) -> np.ndarray:
+    """Predicted counts of sky models on the chunk's block at ``values`` (terms dropped after)."""
     _, ys, xs = chunk.region
     out = np.zeros(chunk.extra["background"].shape)
     for model in models:
