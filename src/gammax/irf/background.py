@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .. import dims as D
+from ..errors import ConfigError
 from ..units import parse_unit, to_dataarray, unit_string
 from .interpolate import interpolate
 
@@ -122,12 +123,19 @@ def integrate_background(
     *,
     solid_angle: Any = None,
     extrapolate: str = "raise",
+    oversampling: int | None = None,
 ) -> xr.DataArray:
     """Background rate integrated over reconstructed-energy bins (and solid angle).
 
     The rate is evaluated at the bin edges and integrated as a power law in each
     bin (Gammapy's ``integrate_log_log``). Multiplying by ``solid_angle`` (a
     DataArray or Quantity of pixel solid angles) gives counts per time.
+
+    A power law between the edges of a wide bin misses the curvature of the
+    rate (near the energy threshold, where it rises and turns over, by ~10%
+    for bins a factor 2.8 wide); ``oversampling=n`` integrates over ``n``
+    log-spaced sub-bins per bin and sums them (Gammapy's
+    ``background_oversampling``).
 
     Parameters
     ----------
@@ -141,6 +149,8 @@ def integrate_background(
         Solid angle per pixel; broadcast against the result.
     extrapolate : str
         As for :func:`evaluate_background`.
+    oversampling : int, optional
+        Sub-bins per energy bin (default 1: the bin edges only).
 
     Returns
     -------
@@ -150,15 +160,25 @@ def integrate_background(
     """
     e_unit = bkg[D.ENERGY].attrs.get("units", "TeV")
     edges = to_dataarray(energy_edges, e_unit, dim=D.ENERGY, name=D.ENERGY)
+    n_sub = _oversampling(oversampling)
+    fine_edges = edges
+    if n_sub > 1:
+        e_log = np.log(np.asarray(edges.values, dtype=float))
+        steps = np.arange((e_log.size - 1) * n_sub + 1) / n_sub
+        fine = np.exp(np.interp(steps, np.arange(e_log.size), e_log))
+        fine_edges = xr.DataArray(fine, dims=edges.dims, attrs=edges.attrs, name=edges.name)
     rate = evaluate_background(
         bkg,
-        energy=edges,
+        energy=fine_edges,
         fov_lon=fov_lon,
         fov_lat=fov_lat,
         offset=offset,
         extrapolate=extrapolate,
     )
-    integral = integrate_loglog(rate, edges, D.ENERGY)
+    integral = integrate_loglog(rate, fine_edges, D.ENERGY)
+    if n_sub > 1:
+        integral = integral.drop_vars(D.ENERGY, errors="ignore")
+        integral = integral.coarsen({D.ENERGY: n_sub}).sum(keep_attrs=True)
     out_unit = parse_unit("s-1 sr-1")
     unit = parse_unit(rate.attrs["units"]) * parse_unit(e_unit)
     integral = integral * float(unit.to(out_unit))
@@ -180,3 +200,13 @@ def integrate_background(
         "energy_edges_units": e_unit,
     }
     return integral.rename("bkg")
+
+
+def _oversampling(value: Any) -> int:
+    """Validated number of energy sub-bins (None: 1)."""
+    if value is None:
+        return 1
+    integer = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    if not (integer and value >= 1):
+        raise ConfigError(f"background oversampling must be a positive integer, got {value!r}")
+    return int(value)

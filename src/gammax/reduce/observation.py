@@ -344,6 +344,7 @@ def reduce_observation(ref: ObservationRef, config) -> ObservationProducts:
             interp_missing_data=config.background_interp_missing_data,
             pad_offset_axis=config.background_pad_offset,
             altaz=_altaz_context(ref, inputs.get("gti"), irfs["bkg"]),
+            oversampling=config.background_oversampling,
         )
 
     irf_maps = {}

@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 
-def _altaz_rate(bkg, energy_edges, ra, dec, pointing, ontime, omega, sky_dims, altaz):
+def _altaz_rate(
+    bkg, energy_edges, ra, dec, pointing, ontime, omega, sky_dims, altaz, oversampling=None
+):
     """Time-averaged background rate of an Alt/Az-aligned model (see make_background)."""
     import astropy.units as u
     from astropy.coordinates import SkyCoord
@@ -78,6 +80,7 @@ def _altaz_rate(bkg, energy_edges, ra, dec, pointing, ontime, omega, sky_dims, a
         fov_lat=xr.DataArray(lat, dims=dims, attrs={"units": "deg"}),
         solid_angle=omega,
         extrapolate="fill",
+        oversampling=oversampling,
     )
     seconds = (times - times[0]).to_value("s")
     average = xr.apply_ufunc(
@@ -273,8 +276,12 @@ def make_background(
     interp_missing_data: bool = True,
     pad_offset_axis: bool = True,
     altaz: AltAzContext | None = None,
+    oversampling: int | None = None,
 ) -> xr.DataArray:
     """Predicted background counts on ``geom`` (reconstructed energy) from a background IRF.
+
+    ``oversampling``: energy sub-bins per reconstructed-energy bin for the
+    integration (see :func:`gammax.irf.integrate_background`).
 
     ``bkg_3d`` models aligned with RA/Dec use one FoV transformation; models
     aligned with Alt/Az (``FOVALIGN='ALTAZ'``) are evaluated at time steps over
@@ -294,13 +301,27 @@ def make_background(
             offset_from_pointing(ra, dec, *pointing), dims=image.sky_dims, attrs={"units": "deg"}
         )
         rate = integrate_background(
-            bkg, energy_edges, offset=offset, solid_angle=omega, extrapolate="fill"
+            bkg,
+            energy_edges,
+            offset=offset,
+            solid_angle=omega,
+            extrapolate="fill",
+            oversampling=oversampling,
         )
     else:
         alignment = str(bkg.attrs.get("fov_alignment", "RADEC")).upper()
         if alignment == "ALTAZ":
             rate = _altaz_rate(
-                bkg, energy_edges, ra, dec, pointing, ontime, omega, image.sky_dims, altaz
+                bkg,
+                energy_edges,
+                ra,
+                dec,
+                pointing,
+                ontime,
+                omega,
+                image.sky_dims,
+                altaz,
+                oversampling,
             )
             factor = float(parse_unit(rate.attrs["units"]).to("s-1")) * float(ontime)
             values = (rate * factor).transpose(D.ENERGY, *image.sky_dims).values
@@ -322,6 +343,7 @@ def make_background(
             fov_lat=xr.DataArray(lat, dims=image.sky_dims, attrs={"units": "deg"}),
             solid_angle=omega,
             extrapolate="fill",
+            oversampling=oversampling,
         )
     factor = float(parse_unit(rate.attrs["units"]).to("s-1")) * float(ontime)
     values = (rate * factor).transpose(D.ENERGY, *image.sky_dims).values
