@@ -153,7 +153,7 @@ def test_cta_prod5_archive(data_dir, tmp_path):
     assert len(store.check()) == 0
     assert store.location(1, "bkg").path.resolve() == Path(inst.source)
     tables = gs.build_tables(inst)
-    expected = tables.bkg_rate * specs[0].livetime
+    expected = tables.bkg_rate * specs[0].ontime
     n_bkg = int(result.observations["n_background"].iloc[0])
     assert abs(n_bkg - expected) < 5 * np.sqrt(expected)
     assert result.observations["n_sources"].min() > 0

@@ -133,7 +133,8 @@ def test_background_matches_irf(instrument, tables):
     omega = np.radians(0.05) * np.diff(np.sin(np.radians(grid)))[None, :] * np.ones((240, 1))
     e_edges = np.geomspace(0.01, 300, 46)
     rate = girf.integrate_background(instrument.bkg, e_edges, lon, lat, extrapolate="fill")
-    counts = rate.transpose("energy", "a", "b").values * omega[None] * spec.livetime
+    # GADF background rates are per observation time (ONTIME), not live time
+    counts = rate.transpose("energy", "a", "b").values * omega[None] * spec.ontime
     assert events.attrs["npred"]["background"] == pytest.approx(counts.sum(), rel=0.01)
     n = events.sizes["event"]
     assert abs(n - counts.sum()) < 5 * np.sqrt(counts.sum()) + 0.01 * counts.sum()
@@ -317,6 +318,6 @@ def test_table_psf_and_2d_background():
         offset=da(centers, "offset", "deg"),
         extrapolate="fill",
     )
-    total = float((rate.sum("energy").values * omega).sum()) * spec.livetime
+    total = float((rate.sum("energy").values * omega).sum()) * spec.ontime
     # the background grid is a square of +-6 deg: the corners lie beyond the table (zero)
     assert events.attrs["npred"]["background"] == pytest.approx(total, rel=0.01)

@@ -261,7 +261,9 @@ def _background_events(spec, tables: SamplingTables, bkg_model, rng) -> tuple[di
             prefix=bkg_model.component_prefix("spectral"),
         )
         cells = cells * np.clip(np.asarray(norm.values, float), 0.0, None)[:, None, None]
-    expected = float(cells.sum()) * spec.livetime
+    # GADF: the background rate is per observation time (ONTIME), not per live time;
+    # Gammapy's MapDatasetMaker and gammax.reduce predict it with ONTIME
+    expected = float(cells.sum()) * spec.ontime
     n = int(rng.poisson(expected)) if expected > 0 else 0
     if n == 0:
         return {k: np.zeros(0) for k in ("RA", "DEC", "ENERGY", "TIME")}, expected
