@@ -95,3 +95,25 @@ def relative(ours, theirs, significant):
     mask = np.abs(theirs) > significant
     rel = np.abs(ours[mask] - theirs[mask]) / np.abs(theirs[mask])
     return float(np.median(rel)), float(rel.max()), int(mask.sum())
+
+
+def gammapy_background(store_dir, obs_id: int, geom, **maker_options) -> np.ndarray:
+    """Gammapy's ``MapDatasetMaker`` background of one run on ``small_config``'s geometry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gammapy.data import DataStore
+        from gammapy.datasets import MapDataset
+        from gammapy.makers import MapDatasetMaker
+        from gammapy.maps import MapAxis as GAxis
+        from gammapy.maps import WcsGeom as GGeom
+
+        ggeom = GGeom.create(
+            skydir=geom.center_skydir,
+            npix=geom.npix,
+            binsz=geom.pixel_scales[0],
+            frame="icrs",
+            axes=[GAxis.from_energy_bounds("0.5 TeV", "50 TeV", 6)],
+        )
+        obs = DataStore.from_dir(store_dir).obs(obs_id)
+        maker = MapDatasetMaker(selection=["background"], **maker_options)
+        return maker.run(MapDataset.create(ggeom), obs).background.data

@@ -16,7 +16,7 @@ import gammax
 from gammax.reduce import reduce_observations
 
 from ..dl3_factory import write_index
-from .conftest import relative
+from .conftest import gammapy_background, relative
 from .test_run import small_config
 
 pytestmark = [pytest.mark.data, pytest.mark.gammapy, pytest.mark.slow]
@@ -66,22 +66,9 @@ def test_altaz_background_matches_gammapy(altaz_store, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from gammapy.data import DataStore
-        from gammapy.datasets import MapDataset
-        from gammapy.makers import MapDatasetMaker
-        from gammapy.maps import MapAxis, WcsGeom
 
-        geom = config.geom
-        ggeom = WcsGeom.create(
-            skydir=geom.center_skydir,
-            npix=geom.npix,
-            binsz=geom.pixel_scales[0],
-            frame="icrs",
-            axes=[MapAxis.from_energy_bounds("0.5 TeV", "50 TeV", 6)],
-        )
-        obs = DataStore.from_dir(altaz_store).obs(23523)
-        assert obs.bkg.fov_alignment.value == "ALTAZ"
-        dataset = MapDatasetMaker(selection=["background"]).run(MapDataset.create(ggeom), obs)
-        expected = dataset.background.data
+        assert DataStore.from_dir(altaz_store).obs(23523).bkg.fov_alignment.value == "ALTAZ"
+    expected = gammapy_background(altaz_store, 23523, config.geom)
     median, worst, n = relative(ours, expected, 1e-3 * expected.max())
     assert n > 1000 and median < 0.005 and worst < 0.02, (median, worst)
     # the rotation matters: the RA/Dec-aligned reading of the same model differs

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from gammax.irf import integrate_background
 from gammax.reduce import reduce_observations
 from gammax.simulate import AnalyticInstrument
 
-from .conftest import relative
+from .conftest import gammapy_background, relative
 from .test_run import small_config
 
 
@@ -58,24 +56,7 @@ def test_oversampled_background_matches_gammapy(hess_dir, tmp_path):
         )
         result = reduce_observations(store, config, tmp_path / f"{n}.zarr", stack=False)
         maps[n] = result.open_observation(23523)["maps"]["background"].values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from gammapy.data import DataStore
-        from gammapy.datasets import MapDataset
-        from gammapy.makers import MapDatasetMaker
-        from gammapy.maps import MapAxis, WcsGeom
-
-        geom = config.geom
-        ggeom = WcsGeom.create(
-            skydir=geom.center_skydir,
-            npix=geom.npix,
-            binsz=geom.pixel_scales[0],
-            frame="icrs",
-            axes=[MapAxis.from_energy_bounds("0.5 TeV", "50 TeV", 6)],
-        )
-        obs = DataStore.from_dir(hess_dir).obs(23523)
-        maker = MapDatasetMaker(selection=["background"], background_oversampling=4)
-        expected = maker.run(MapDataset.create(ggeom), obs).background.data
+    expected = gammapy_background(hess_dir, 23523, config.geom, background_oversampling=4)
     median, worst, n = relative(maps[4], expected, 1e-3 * expected.max())
     assert n > 1000 and median < 0.005 and worst < 0.02, (median, worst)
     # and the sub-bins change the prediction (both agree with Gammapy's own counterpart)
