@@ -24,7 +24,9 @@ An observation counts as done only when its group has ``gammax_complete``:
 the flag is written after all its arrays, so an interrupted write is redone
 on the next run, and a finished one is never rewritten. zarr writes every
 file through a temporary file and a rename, so a full disk or a killed process
-leaves an older file intact, never a truncated one. Every write that fails
+leaves an older file intact, never a truncated one; the temporary files such a
+process leaves behind (``<file>.<uuid>.partial``) are removed when the store is
+opened again (:func:`remove_write_leftovers`). Every write that fails
 with an ``OSError`` (read-only store, disk full, permissions) raises
 :class:`StoreWriteError`, naming the store, the group and the observation.
 """
@@ -35,7 +37,9 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import logging
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -144,6 +148,56 @@ def _quiet_consolidated():
         yield
 
 
+#: The temporary file of zarr's ``LocalStore`` atomic write: ``<file>.<uuid hex>.partial``.
+_LEFTOVER = re.compile(r"\.[0-9a-f]{32}\.partial$")
+
+logger = logging.getLogger(__name__)
+
+
+def remove_write_leftovers(path: str | os.PathLike) -> list[str]:
+    """Remove the temporary files of writes that a killed process left in a store.
+
+    zarr's local store writes each file to ``<file>.<uuid>.partial`` and
+    renames it into place; a process killed in between (``SIGKILL``, a node
+    lost) leaves the temporary file. It holds nothing valid, but zarr lists it
+    as an unknown member of its group. Call this only while no other process
+    writes to the store (a run calls it before it starts any work).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A local store directory; other stores (object stores write atomically)
+        and missing paths are left alone.
+
+    Returns
+    -------
+    list of str
+        The removed files, relative to ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "out.zarr"
+    >>> (store / "map").mkdir(parents=True)
+    >>> _ = (store / "map" / f"zarr.{'0' * 32}.partial").write_text("{")
+    >>> remove_write_leftovers(store)
+    ['map/zarr.00000000000000000000000000000000.partial']
+    """
+    root = Path(path)
+    if not root.is_dir():
+        return []
+    removed = []
+    for directory, _, files in os.walk(root):
+        for name in files:
+            if _LEFTOVER.search(name):
+                file = Path(directory) / name
+                file.unlink(missing_ok=True)
+                removed.append(file.relative_to(root).as_posix())
+    if removed:
+        logger.info("%s: removed %d files of interrupted writes", root, len(removed))
+    return sorted(removed)
+
+
 def init_store(
     path: str | os.PathLike,
     name: str,
@@ -165,6 +219,7 @@ def init_store(
 
     path = Path(path)
     try:
+        remove_write_leftovers(path)
         root = zarr.open_group(str(path), mode="a", zarr_format=3, use_consolidated=False)
         if overwrite and name in root:
             del root[name]
