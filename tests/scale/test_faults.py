@@ -348,6 +348,44 @@ def test_read_only_store_is_a_clear_error_and_nothing_is_damaged(scale_store, cl
     assert_same_observations(path, clean_run.path, more)
 
 
+def test_stacking_writes_into_a_read_only_store_are_clear_errors(scale_store, store_dir):
+    # a store that turns read-only mid-run can fail in the stacking tasks too (seen at
+    # full size: a mosaic window write raised a bare OSError); each write of the mosaic
+    # raises StoreWriteError naming what it wrote, and leaves the stack as it was
+    from gammax.reduce import mosaic
+    from gammax.reduce.stack import window_grid
+
+    root, mount = store_dir
+    path = root / "stack-ro.zarr"
+    ids = list(range(1, 6))
+    config = scale_config()
+    reduce_observations(scale_store, config, path, obs_ids=ids)
+    before = stacked_arrays(path)
+    done = [{"obs_id": i, "status": "done"} for i in ids]
+    window = next(
+        w
+        for w in window_grid(config.geom.sky_shape, config.stack_chunk)
+        if (
+            acc := mosaic._accumulate_window(str(path), "map", config, "maps", w, ids, None, *done)
+        ).obs_ids
+    )
+    _readonly(mount, path)
+    try:
+        with pytest.raises(
+            StoreWriteError, match=r"window y \d+:\d+, x \d+:\d+ of map/stacked/maps"
+        ):
+            mosaic._write_window(acc, str(path), "map", config, "maps", window)
+        with pytest.raises(StoreWriteError, match=r"attributes of map/stacked") as info:
+            mosaic._finish(str(path), "map", done, [True])
+        assert info.value.errno in (errno.EROFS, errno.EACCES)
+        with pytest.raises(StoreWriteError, match=r"map/stacked.*stack-ro\.zarr"):
+            mosaic._init_stacked(str(path), "map", config)
+    finally:
+        _writable(mount, path)
+    for var, values in stacked_arrays(path).items():
+        np.testing.assert_array_equal(values, before[var])
+
+
 def test_full_disk_is_a_clear_error_and_a_rerun_resumes(scale_store, clean_run, tmpfs):
     root = tmpfs.mount("2m")
     path = root / "full.zarr"

@@ -98,6 +98,11 @@ def _part_shapes(config: MapReductionConfig, part: str) -> dict[str, tuple[int, 
 
 
 def _init_stacked(output: str, name: str, config: MapReductionConfig) -> None:
+    with zs.store_writes(output, f"group {name + '/stacked'!r}"):
+        _create_stacked(output, name, config)
+
+
+def _create_stacked(output: str, name: str, config: MapReductionConfig) -> None:
     root = zarr.open_group(output, mode="a", use_consolidated=False)
     group = f"{name}/stacked"
     if group in root:
@@ -145,11 +150,13 @@ def _write_window(
     if not acc.obs_ids:
         return False
     ds = zs._storage(finalize_part(acc, config, part, window))
-    root = zarr.open_group(output, mode="a", use_consolidated=False)
-    node = root[f"{name}/stacked/{part}"]
-    for var in ds.data_vars:
-        values = ds[var].values
-        node[var][..., window.y0 : window.y1, window.x0 : window.x1] = values
+    where = f"window y {window.y0}:{window.y1}, x {window.x0}:{window.x1} of {name}/stacked/{part}"
+    with zs.store_writes(output, where):
+        root = zarr.open_group(output, mode="a", use_consolidated=False)
+        node = root[f"{name}/stacked/{part}"]
+        for var in ds.data_vars:
+            values = ds[var].values
+            node[var][..., window.y0 : window.y1, window.x0 : window.x1] = values
     return True
 
 
@@ -157,10 +164,10 @@ def _finish(output: str, name: str, statuses: list[dict], writes: list[bool]) ->
     ok = sorted(int(s["obs_id"]) for s in statuses if s.get("status") in ("done", "resumed"))
     root = zarr.open_group(output, mode="a", use_consolidated=False)
     livetime = sum(float(root[zs.obs_group(name, o)].attrs.get("livetime", 0.0)) for o in ok)
-    group = root[f"{name}/stacked"]
-    group.attrs.update(
-        {"livetime": livetime, "n_obs": len(ok), "obs_ids": ok, zs.COMPLETE_FLAG: True}
-    )
+    with zs.store_writes(output, f"the attributes of {name}/stacked"):
+        root[f"{name}/stacked"].attrs.update(
+            {"livetime": livetime, "n_obs": len(ok), "obs_ids": ok, zs.COMPLETE_FLAG: True}
+        )
     return {"n_obs": len(ok), "windows_written": int(sum(writes))}
 
 
