@@ -6,8 +6,8 @@ point source
     its ICRS position (events start exactly there);
 extended source
     the fraction of the model in each pixel of a small TAN grid centred on it
-    (:meth:`~gammax.models.SpatialModel.integrate_geom`, with its oversampling),
-    built once and shared by every observation;
+    (:meth:`~gammax.models.SpatialModel.integrate_geom`, oversampled with
+    :func:`oversampling_factor`), built once and shared by every observation;
 diffuse model
     (no centre, or an evaluation radius above ``diffuse_radius``) the same on a
     grid covering the field of view, built per observation by
@@ -15,6 +15,14 @@ diffuse model
 
 Events are drawn in a pixel with probability proportional to its fraction (times
 the exposure), then uniformly within the pixel.
+
+The fractions are integrated more finely than a model's own default
+(:meth:`~gammax.models.SpatialModel.oversampling_factor`, Gammapy's rule): that
+rule samples a disk on a grid of ``r_0 / 10`` at pixel centres only, and its
+sharp edge then makes the total flux wrong by up to ~1.5% (a
+Gauss-circle-problem error that depends on the radius and on where the centre
+falls on the grid). With ``SamplingConfig.pixel_oversampling = 8`` sub-pixels per
+side within the model's finest scale the total is within ~2e-4.
 
 Examples
 --------
@@ -43,6 +51,7 @@ __all__ = [
     "SourceSampler",
     "build_source_sampler",
     "diffuse_pixels",
+    "oversampling_factor",
     "pixelise",
     "source_stub",
     "split_models",
@@ -124,9 +133,57 @@ def _center_icrs(model: SkyModel) -> tuple[float, float] | None:
     return float(np.ravel(lon)[0]) % 360.0, float(np.ravel(lat)[0])
 
 
-def _pixelise(sampler_kw: dict, model: SkyModel, geom: WcsGeom) -> SourceSampler:
+def oversampling_factor(
+    model: SkyModel, geom: WcsGeom, config: SamplingConfig | None = None
+) -> int:
+    """Sub-pixels per pixel side with which the sampler integrates a model over ``geom``.
+
+    ``config.pixel_oversampling`` sub-pixels per side within the spatial model's
+    :meth:`~gammax.models.SpatialModel.evaluation_bin_size_min`, at most
+    ``config.max_oversampling``, and never fewer than the model's own default.
+
+    Parameters
+    ----------
+    model : SkyModel
+        The sky model (its spatial part is used).
+    geom : WcsGeom
+        The pixel grid.
+    config : SamplingConfig, optional
+        The oversampling settings.
+
+    Returns
+    -------
+    int
+        The factor (1: pixel centres only).
+
+    Examples
+    --------
+    >>> from gammax.models import DiskSpatialModel, PowerLawSpectralModel, SkyModel
+    >>> disk = SkyModel(PowerLawSpectralModel(), DiskSpatialModel(r_0="0.2 deg"), name="d")
+    >>> geom = WcsGeom.create(skydir=(0, 0), width=0.6, binsz=0.02, frame="icrs")
+    >>> disk.spatial_model.oversampling_factor(geom), oversampling_factor(disk, geom)
+    (2, 9)
+    """
+    cfg = config or SamplingConfig()
+    spatial = model.spatial_model
+    prefix = model.component_prefix("spatial")
+    default = int(spatial.oversampling_factor(geom, prefix=prefix))
+    res = spatial.evaluation_bin_size_min(prefix=prefix)
+    if res is None or res <= 0:
+        return default
+    binsz = float(np.max(geom.pixel_scales))
+    finer = int(np.ceil(cfg.pixel_oversampling * binsz / res - 1e-9))
+    return max(default, min(finer, cfg.max_oversampling))
+
+
+def _pixelise(
+    sampler_kw: dict, model: SkyModel, geom: WcsGeom, config: SamplingConfig
+) -> SourceSampler:
     frac = model.spatial_model.integrate_geom(
-        geom, values=None, prefix=model.component_prefix("spatial")
+        geom,
+        oversampling_factor=oversampling_factor(model, geom, config),
+        values=None,
+        prefix=model.component_prefix("spatial"),
     )
     values = np.asarray(frac.transpose(*geom.sky_dims).values, float).ravel()
     pixels = np.flatnonzero(values > 0)
@@ -199,7 +256,7 @@ def pixelise(stub: SourceSampler, config: SamplingConfig | None = None) -> Sourc
         "dec": stub.dec,
         "radius": stub.radius,
     }
-    return _pixelise(kw, model, geom)
+    return _pixelise(kw, model, geom, cfg)
 
 
 def build_source_sampler(
@@ -244,7 +301,7 @@ def diffuse_pixels(
         "dec": sampler.dec,
         "radius": sampler.radius,
     }
-    return _pixelise(kw, sampler.model, geom)
+    return _pixelise(kw, sampler.model, geom, cfg)
 
 
 def split_models(

@@ -82,6 +82,12 @@ class SamplingConfig:
     #: Pixel size limits of extended sources and the pixel size of diffuse models (deg).
     extended_binsz: tuple[float, float] = (0.005, 0.05)
     diffuse_binsz: float = 0.05
+    #: Sub-pixels per side within the model's finest scale
+    #: (:meth:`~gammax.models.SpatialModel.evaluation_bin_size_min`) when the pixel
+    #: fractions are integrated, at most ``max_oversampling`` per pixel side: a sharp
+    #: disk edge sampled at pixel centres only is off by up to ~1.5% in total flux.
+    pixel_oversampling: int = 8
+    max_oversampling: int = 32
     #: Sources whose evaluation radius exceeds this (deg) are diffuse: per observation.
     diffuse_radius: float = 5.0
 
