@@ -13,6 +13,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -92,3 +93,62 @@ def run_with_store(
         results.update(run_all(script, [name], repeats=repeats, extra=["--store", str(root)]))
     print(f"\nload average before the runs: {load:.2f} on {os.cpu_count()} cores")
     return results, load
+
+
+class MemoryTrace:
+    """RSS (MiB) of processes, sampled every ``interval`` s in a thread: ``(t, {name: rss})``.
+
+    ``procs`` maps names to ``psutil.Process``, or is a callable returning such
+    a dict at each sample (processes that come and go, e.g. restarted workers).
+    """
+
+    def __init__(self, procs, interval: float = 0.5) -> None:
+        self.procs = procs
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        t0 = time.perf_counter()
+        while not self._stop.is_set():
+            rss = {}
+            procs = self.procs() if callable(self.procs) else self.procs
+            for key, proc in procs.items():
+                try:
+                    rss[key] = proc.memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+            self.samples.append((time.perf_counter() - t0, rss))
+            self._stop.wait(self.interval)
+
+    def peaks(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for _, rss in self.samples:
+            for key, value in rss.items():
+                out[key] = max(out.get(key, 0.0), value)
+        return out
+
+    def at_fractions(self, fractions=(0.25, 0.5, 0.75, 1.0)) -> list[list[int]]:
+        """Per fraction of the run: the largest RSS of any process in the preceding 5% of it."""
+        if not self.samples:
+            return []
+        total = self.samples[-1][0] or 1.0
+        out = []
+        for f in fractions:
+            window = [
+                rss for t, rss in self.samples if (f - 0.05) * total <= t <= f * total + 1e-9
+            ] or [self.samples[-1][1]]
+            keys = sorted({k for rss in window for k in rss})
+            out.append([round(max(rss.get(k, 0.0) for rss in window)) for k in keys])
+        return out
+
+    def __enter__(self) -> MemoryTrace:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -39,12 +39,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import run_all, run_one
+from _harness import MemoryTrace, run_all, run_one
 
 LON, LATS, ONTIME, SEED = (-10.0, 10.0), (-1.0, 0.0, 1.0), 1800.0, 8
 ARCHIVE = Path(os.environ.get("BENCH_ARCHIVE", "/tmp/gammax-bench-survey"))
@@ -64,36 +63,6 @@ def make_archive(n_obs: int) -> Path:
     sky = Models(gs.galactic_population(20, seed=SEED, lon_range=LON))
     gs.simulate_archive(root, specs, gs.Instrument.analytic(), sky, seed=SEED, overwrite=True)
     return root
-
-
-class RSSSampler:
-    """Peak RSS (MB) of processes, sampled every 0.2 s in a thread."""
-
-    def __init__(self, procs: dict) -> None:
-        self.procs = procs
-        self.peaks: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            for key, proc in self.procs.items():
-                try:
-                    rss = proc.memory_info().rss / 2**20
-                except psutil.Error:
-                    continue
-                self.peaks[key] = max(self.peaks.get(key, 0.0), rss)
-            self._stop.wait(0.2)
-
-    def __enter__(self) -> RSSSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _axes():
@@ -147,7 +116,10 @@ def _gammax(workers: int):
                 Client(cluster) as client,
             ):
                 procs = {a: psutil.Process(p) for a, p in client.run(os.getpid).items()}
-                with RSSSampler(procs) as workers_rss, RSSSampler({"self": psutil.Process()}) as me:
+                with (
+                    MemoryTrace(procs, interval=0.2) as workers_rss,
+                    MemoryTrace({"self": psutil.Process()}, interval=0.2) as me,
+                ):
                     result = reduce_observations(store, config, out, client=client)
                 spilled = client.run(
                     lambda dask_worker: int(
@@ -161,8 +133,8 @@ def _gammax(workers: int):
             "n_obs": len(result.done),
             "n_events": int(np.sum(counts)),
             "reduce_seconds": result.seconds,
-            "workers_peak_rss_mb": sorted(round(v) for v in workers_rss.peaks.values()),
-            "client_peak_rss_mb": round(me.peaks.get("self", 0.0)),
+            "workers_peak_rss_mb": sorted(round(v) for v in workers_rss.peaks().values()),
+            "client_peak_rss_mb": round(me.peaks().get("self", 0.0)),
             "spilled_bytes": int(sum(spilled.values())),
             "stacked_counts": int(np.sum(counts)),
         }
@@ -205,7 +177,7 @@ def gammapy_serial():
         safe = SafeMaskMaker(methods=["offset-max"], offset_max=OFFSET_MAX * u.deg)
         store = DataStore.from_dir(ARCHIVE / f"n{N_OBS}")
         observations = store.get_observations(store.obs_table["OBS_ID"].tolist())
-        with RSSSampler({"self": psutil.Process()}) as me:
+        with MemoryTrace({"self": psutil.Process()}, interval=0.2) as me:
             for obs in observations:
                 cutout = stacked.cutout(obs.pointing.fixed_icrs, width=CUTOUT * u.deg)
                 dataset = safe.run(maker.run(cutout, obs), obs)
@@ -215,7 +187,7 @@ def gammapy_serial():
             "n_obs": len(observations),
             "n_events": counts,
             "stacked_counts": counts,
-            "client_peak_rss_mb": round(me.peaks.get("self", 0.0)),
+            "client_peak_rss_mb": round(me.peaks().get("self", 0.0)),
         }
 
     return job

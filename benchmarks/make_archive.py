@@ -74,6 +74,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--irf-layout", default="shared", choices=("shared", "embed", "reference"))
     p.add_argument("--compresslevel", type=int, default=1)
     p.add_argument(
+        "--only-obs",
+        help="JSON file with a list of observation ids: simulate only those of the full "
+        "pointing plan (their events are the same as in the full archive: every "
+        "observation and source has its own random stream)",
+    )
+    p.add_argument(
         "--check",
         action="store_true",
         help="open the result with gammax and compare the event counts",
@@ -105,6 +111,9 @@ def main(argv=None) -> dict:
         lat_values=tuple(args.lat_values),
         ontime=args.ontime,
     )
+    if args.only_obs:
+        keep = {int(i) for i in json.loads(Path(args.only_obs).read_text())}
+        specs = [spec for spec in specs if spec.obs_id in keep]
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="gammax-archive-"))
     t_setup = time.perf_counter() - t0
     print(

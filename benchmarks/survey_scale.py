@@ -38,9 +38,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from _harness import MemoryTrace
 
 STRIP_LON, STRIP_WIDTH, STRIP_HEIGHT = 0.0, 126.0, 7.0
 OFFSET_MAX, CUTOUT, WINDOW = 2.5, 5.0, 250
@@ -74,60 +75,6 @@ def survey_config(binsz: float = 0.02):
         cutout_width=CUTOUT,
         stack_chunk=WINDOW,
     )
-
-
-class MemoryTrace:
-    """RSS (MiB) of processes, sampled every ``interval`` s in a thread: ``(t, {name: rss})``."""
-
-    def __init__(self, procs: dict, interval: float = 0.5) -> None:
-        self.procs = procs
-        self.interval = interval
-        self.samples: list[tuple[float, dict[str, float]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        t0 = time.perf_counter()
-        while not self._stop.is_set():
-            rss = {}
-            for key, proc in self.procs.items():
-                try:
-                    rss[key] = proc.memory_info().rss / 2**20
-                except psutil.Error:
-                    continue
-            self.samples.append((time.perf_counter() - t0, rss))
-            self._stop.wait(self.interval)
-
-    def peaks(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for _, rss in self.samples:
-            for key, value in rss.items():
-                out[key] = max(out.get(key, 0.0), value)
-        return out
-
-    def at_fractions(self, fractions=(0.25, 0.5, 0.75, 1.0)) -> list[list[int]]:
-        """Per fraction of the run: the largest RSS of any process in the preceding 5% of it."""
-        if not self.samples:
-            return []
-        total = self.samples[-1][0] or 1.0
-        out = []
-        for f in fractions:
-            window = [
-                rss for t, rss in self.samples if (f - 0.05) * total <= t <= f * total + 1e-9
-            ] or [self.samples[-1][1]]
-            keys = sorted({k for rss in window for k in rss})
-            out.append([round(max(rss.get(k, 0.0) for rss in window)) for k in keys])
-        return out
-
-    def __enter__(self) -> MemoryTrace:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def reduce_run(
