@@ -152,3 +152,16 @@ class MemoryTrace:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def local_cluster(n_workers: int, memory_limit: str):
+    """The survey benchmarks' ``LocalCluster``: processes of 1 thread, ``memory_limit`` each."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=memory_limit,
+        dashboard_address=":0",
+    )

@@ -56,7 +56,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from survey_scale import MemoryTrace, survey_config
+from _harness import MemoryTrace, local_cluster
+from survey_scale import survey_config
 
 KINDS = {
     "truncated": "CorruptFileError",
@@ -404,7 +405,7 @@ def main(argv=None) -> dict | None:
         p.error("--archive, --clean and --work are required")
     import dask
     import psutil
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from gammax.reduce.zarr_store import run_summary
 
@@ -428,13 +429,7 @@ def main(argv=None) -> dict | None:
     out: dict = {"benchmark": "survey_faults", "archive": args.archive, "cases": {}}
     with (
         dask.config.set({"distributed.worker.profile.enabled": False}),
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory_limit,
-            dashboard_address=":0",
-        ) as cluster,
+        local_cluster(2, args.memory_limit) as cluster,
         Client(cluster) as client,
     ):
         args.address = cluster.scheduler_address

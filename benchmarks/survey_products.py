@@ -63,7 +63,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from survey_scale import OFFSET_MAX, MemoryTrace
+from _harness import MemoryTrace, local_cluster
+from survey_scale import OFFSET_MAX
 
 CORRELATION, EXCLUDE_SIGMA, EXCLUDE_DILATE = 0.1, 5.0, 0.3
 RING_R_IN, RING_WIDTH = 0.7, 0.4
@@ -204,7 +205,7 @@ def main(argv=None) -> dict:
         return summary
     import psutil
     import xarray as xr
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from gammax.datasets import MapDataset, MapDatasetOnOff
     from gammax.estimators import ExcessMapEstimator
@@ -219,13 +220,7 @@ def main(argv=None) -> dict:
     summary["sources_covered"] = int(table["covered"].sum())
 
     with (
-        LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory_limit,
-            dashboard_address=":0",
-        ) as cluster,
+        local_cluster(args.workers, args.memory_limit) as cluster,
         Client(cluster) as client,
     ):
         procs = {a: psutil.Process(pid) for a, pid in client.run(os.getpid).items()}

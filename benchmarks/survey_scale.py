@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import MemoryTrace
+from _harness import MemoryTrace, local_cluster
 
 STRIP_LON, STRIP_WIDTH, STRIP_HEIGHT = 0.0, 126.0, 7.0
 OFFSET_MAX, CUTOUT, WINDOW = 2.5, 5.0, 250
@@ -97,7 +97,7 @@ def reduce_run(
     import numpy as np
     import psutil
     import zarr
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     import gammax
     from gammax.reduce import reduce_observations
@@ -113,13 +113,7 @@ def reduce_run(
     try:
         with (
             dask.config.set({"distributed.worker.profile.enabled": profile}),
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                memory_limit=memory_limit,
-                dashboard_address=":0",
-            ) as cluster,
+            local_cluster(workers, memory_limit) as cluster,
             Client(cluster) as client,
         ):
             procs = {a: psutil.Process(p) for a, p in client.run(os.getpid).items()}
