@@ -43,6 +43,28 @@ def test_bad_oversampling_is_a_config_error(value):
         _rates(value, np.geomspace(1, 10, 3))
 
 
+def test_stores_written_before_the_option_resume(tmp_path):
+    # the fingerprint of a store written before background_oversampling existed (its
+    # config has no such key) is the default config's, so it resumes; any other value
+    # is another configuration
+    import hashlib
+    import json
+
+    from gammax.reduce.zarr_store import init_store
+
+    config = small_config()
+    before = config.to_dict()
+    del before["background_oversampling"]
+    old = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert config.fingerprint() == old
+    assert small_config(background_oversampling=4).fingerprint() != old
+    init_store(tmp_path / "old.zarr", "map", before, old)
+    init_store(tmp_path / "old.zarr", "map", config.to_dict(), config.fingerprint())
+    with pytest.raises(ConfigError, match="another configuration"):
+        over = small_config(background_oversampling=4)
+        init_store(tmp_path / "old.zarr", "map", over.to_dict(), over.fingerprint())
+
+
 @pytest.mark.data
 @pytest.mark.gammapy
 def test_oversampled_background_matches_gammapy(hess_dir, tmp_path):
