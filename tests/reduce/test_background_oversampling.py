@@ -44,9 +44,9 @@ def test_bad_oversampling_is_a_config_error(value):
 
 
 def test_stores_written_before_the_option_resume(tmp_path):
-    # the fingerprint of a store written before background_oversampling existed (its
-    # config has no such key) is the default config's, so it resumes; any other value
-    # is another configuration
+    # a store written before background_oversampling existed (its config has no such
+    # key, and another fingerprint) resumes with the default; any other value is
+    # another configuration
     import hashlib
     import json
 
@@ -56,13 +56,16 @@ def test_stores_written_before_the_option_resume(tmp_path):
     before = config.to_dict()
     del before["background_oversampling"]
     old = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
-    assert config.fingerprint() == old
-    assert small_config(background_oversampling=4).fingerprint() != old
+    assert old != config.fingerprint()
     init_store(tmp_path / "old.zarr", "map", before, old)
     init_store(tmp_path / "old.zarr", "map", config.to_dict(), config.fingerprint())
+    over = small_config(background_oversampling=4)
     with pytest.raises(ConfigError, match="another configuration"):
-        over = small_config(background_oversampling=4)
         init_store(tmp_path / "old.zarr", "map", over.to_dict(), over.fingerprint())
+    # and a store of the option's default refuses another value too
+    init_store(tmp_path / "new.zarr", "map", config.to_dict(), config.fingerprint())
+    with pytest.raises(ConfigError, match="another configuration"):
+        init_store(tmp_path / "new.zarr", "map", over.to_dict(), over.fingerprint())
 
 
 @pytest.mark.data

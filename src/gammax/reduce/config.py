@@ -203,26 +203,42 @@ class MapReductionConfig:
         return cls(**kwargs)
 
     def fingerprint(self) -> str:
-        """Stable hash of the configuration (resume checks).
-
-        Options added after stores were first written are left out while they
-        hold the value that reproduces the earlier output
-        (:data:`FINGERPRINT_NEUTRAL`), so a store reduced by an earlier gammax
-        resumes with the same configuration; any other value changes the hash.
-        """
+        """Stable hash of the configuration (resume checks)."""
         import hashlib
 
-        data = self.to_dict()
-        for key, neutral in FINGERPRINT_NEUTRAL.items():
-            if data.get(key) == neutral:
-                del data[key]
-        text = json.dumps(data, sort_keys=True)
+        text = json.dumps(self.to_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 #: Options added to :class:`MapReductionConfig` after stores were written, with the
-#: value that gives the output of the gammax before them (left out of the fingerprint).
-FINGERPRINT_NEUTRAL: dict[str, Any] = {"background_oversampling": None}
+#: value that gives the output of the gammax before them.
+ADDED_OPTIONS: dict[str, Any] = {"background_oversampling": None}
+
+
+def same_reduction(stored: dict[str, Any] | None, config: dict[str, Any]) -> bool:
+    """Whether a store's configuration (``to_dict`` as stored) asks for the same output.
+
+    Options added later (:data:`ADDED_OPTIONS`) count as absent at their neutral
+    value, so a store reduced before an option existed resumes with the default.
+
+    Examples
+    --------
+    >>> same_reduction({"offset_max": 2.5}, {"offset_max": 2.5, "background_oversampling": None})
+    True
+    >>> same_reduction({"offset_max": 2.5}, {"offset_max": 2.5, "background_oversampling": 4})
+    False
+    """
+    if stored is None:
+        return False
+
+    def comparable(data: dict[str, Any]) -> dict[str, Any]:
+        data = json.loads(json.dumps(data))
+        for key, neutral in ADDED_OPTIONS.items():
+            if key in data and data[key] == neutral:
+                del data[key]
+        return data
+
+    return comparable(stored) == comparable(config)
 
 
 def graph_input(config: Any):

@@ -216,6 +216,7 @@ def init_store(
         If the store cannot be written.
     """
     from .. import __version__
+    from .config import same_reduction
 
     path = Path(path)
     try:
@@ -225,7 +226,9 @@ def init_store(
             del root[name]
         if name in root:
             existing = root[name].attrs.get("config_fingerprint")
-            if existing != fingerprint:
+            if existing != fingerprint and not same_reduction(
+                root[name].attrs.get("config"), config_dict
+            ):
                 raise ConfigError(
                     f"store {path} holds dataset {name!r} reduced with another configuration "
                     f"(fingerprint {existing} != {fingerprint}); use another name or "
