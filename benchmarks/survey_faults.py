@@ -42,6 +42,7 @@ workers included). The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import errno
 import filecmp
 import gzip
@@ -79,9 +80,7 @@ def broken_view(archive: Path, dst: Path, obs_ids: list[int], fraction: float) -
     from astropy.io import fits
     from astropy.table import Table
 
-    n_bad = max(3, round(fraction * len(obs_ids)))
-    step = len(obs_ids) / n_bad
-    bad = {obs_ids[int((k + 0.5) * step)]: list(KINDS)[k % 3] for k in range(n_bad)}
+    bad = choose_broken(obs_ids, fraction)
     if dst.exists():
         shutil.rmtree(dst)
     for directory, _, files in os.walk(archive):
@@ -223,22 +222,41 @@ def wait_idle(client, timeout: float = 300.0) -> float:
 # --- the cases -----------------------------------------------------------------------------
 
 
-def case_kill(args, client, obs_ids: list[int], clean_summary: dict) -> dict:
+def choose_broken(obs_ids: list[int], fraction: float) -> dict[int, str]:
+    """``{obs_id: kind}``: ``fraction`` of ``obs_ids``, spread evenly, the kinds in turn."""
+    n_bad = max(3, round(fraction * len(obs_ids)))
+    step = len(obs_ids) / n_bad
+    return {obs_ids[int((k + 0.5) * step)]: list(KINDS)[k % 3] for k in range(n_bad)}
+
+
+def run_kill(args, client, obs_ids: list[int]) -> dict:
+    """The faulted run: broken files, a worker killed, the client killed, a rerun.
+
+    What happened is written to ``<work>/kill_events.json`` as it happens.
+    """
     work = Path(args.work)
     t_view = time.perf_counter()
     bad = broken_view(Path(args.archive), work / "broken-archive", obs_ids, args.fraction)
-    t_view = time.perf_counter() - t_view
-    good = [o for o in obs_ids if o not in bad]
     out = work / "faulted.zarr"
     if out.exists():
         shutil.rmtree(out)
     pids = sorted(client.run(os.getpid).values())
-    events = {}
+    events: dict = {"broken": {str(o): k for o, k in sorted(bad.items())}}
+    events["view_seconds"] = round(time.perf_counter() - t_view, 1)
+    record = work / "kill_events.json"
+
+    def save():
+        record.write_text(json.dumps(events, indent=1))
+
+    from gammax.reduce.zarr_store import completed_observations, run_summary
+
     t0 = time.perf_counter()
     proc = start_client(work / "broken-archive", out, args.address)
     events["worker_killed_at"] = wait_completed(out, int(args.kill_worker_at * len(obs_ids)), proc)
     os.kill(pids[0], signal.SIGKILL)
     events["worker_killed_s"] = round(time.perf_counter() - t0, 1)
+    events["worker_pids_before"] = pids
+    save()
     wait_completed(out, int(args.kill_client_at * len(obs_ids)), proc)
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate()
@@ -246,31 +264,60 @@ def case_kill(args, client, obs_ids: list[int], clean_summary: dict) -> dict:
         raise RuntimeError(f"the client ended before it was killed:\n{err[-3000:]}")
     events["client_killed_s"] = round(time.perf_counter() - t0, 1)
     events["idle_wait_s"] = round(wait_idle(client), 1)
-    from gammax.reduce.zarr_store import completed_observations, failure_report, run_summary
-
-    complete_at_kill = completed_observations(out, "map")
-    events["client_killed_at"] = len(complete_at_kill)
+    events["complete_at_kill"] = sorted(completed_observations(out, "map"))
+    events["client_killed_at"] = len(events["complete_at_kill"])
     events["status_after_kill"] = run_summary(out)["status"]
+    save()
     t1 = time.perf_counter()
     proc = start_client(work / "broken-archive", out, args.address)
-    stdout, err = proc.communicate()
+    _, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"the rerun failed:\n{err[-3000:]}")
-    rerun = json.loads(stdout.strip().splitlines()[-1])
     events["rerun_s"] = round(time.perf_counter() - t1, 1)
     events["total_s"] = round(time.perf_counter() - t0, 1)
-    pids_after = sorted(client.run(os.getpid).values())
+    events["worker_pids_after"] = sorted(client.run(os.getpid).values())
+    save()
+    return events
 
+
+def check_kill(args, client, obs_ids: list[int], clean_summary: dict, events: dict) -> dict:
+    """Check the faulted run's store against the clean run (``events``: what ``run_kill`` saw)."""
+    import gammax
+    from gammax.reduce import reduce_observations
+    from gammax.reduce.zarr_store import completed_observations, failure_report, run_summary
+
+    work = Path(args.work)
+    out = work / "faulted.zarr"
+    bad = {int(o): k for o, k in events["broken"].items()}
+    good = [o for o in obs_ids if o not in bad]
+    rerun = run_summary(out)
+    history = zarr_attrs(out)["run_history"]
     report = failure_report(out)
+    before, after = events.get("worker_pids_before"), events.get("worker_pids_after")
+    started = _dt.datetime.fromisoformat(rerun["started"]).timestamp()
     checks = {
-        "worker_replaced": pids[0] not in pids_after and len(pids_after) == len(pids),
-        "resumed_exactly_the_complete": sorted(rerun["resumed"]) == sorted(complete_at_kill),
+        "rerun_finished_after_a_killed_run": rerun["status"] == "finished"
+        and rerun["previous_status"] == "running"
+        and [h["status"] for h in history][-2:] == ["running", "finished"],
         "failed_exactly_the_broken": set(report) == set(bad)
-        and set(map(int, rerun["failed"])) == set(bad),
+        and {int(o) for o in rerun["failed"]} == set(bad),
         "errors_as_expected": all(report[o]["error"] == KINDS[k] for o, k in bad.items()),
         "all_good_complete": completed_observations(out, "map") == set(good),
+        # the observations complete before the rerun were not rewritten by it
+        "resumed_untouched": all(
+            f.stat().st_mtime < started
+            for o in rerun["resumed"]
+            for f in (out / "map" / "obs" / str(o)).rglob("*")
+            if f.is_file()
+        ),
     }
-    events["failure_examples"] = {
+    if before and after:
+        checks["worker_replaced"] = before[0] not in after and len(after) == len(before)
+    if "complete_at_kill" in events:
+        checks["resumed_exactly_the_complete"] = sorted(rerun["resumed"]) == sorted(
+            events["complete_at_kill"]
+        )
+    failure_examples = {
         kind: next(
             {k: report[o].get(k) for k in ("error", "file", "hdu", "message")}
             for o, kd in bad.items()
@@ -280,7 +327,7 @@ def case_kill(args, client, obs_ids: list[int], clean_summary: dict) -> dict:
     }
     t2 = time.perf_counter()
     observations = compare_observations(out, Path(args.clean), good)
-    events["compare_observations_s"] = round(time.perf_counter() - t2, 1)
+    compare_s = round(time.perf_counter() - t2, 1)
     checks["observations_identical"] = not observations["differ"]
     # the clean store, hard-linked (files are replaced by rename, never rewritten in
     # place), re-stacked without the broken observations: nothing is recomputed
@@ -288,29 +335,34 @@ def case_kill(args, client, obs_ids: list[int], clean_summary: dict) -> dict:
     if reference.exists():
         shutil.rmtree(reference)
     subprocess.run(["cp", "-al", str(args.clean), str(reference)], check=True)
-    import gammax
-    from gammax.reduce import reduce_observations
-
     t3 = time.perf_counter()
     restack = reduce_observations(
         gammax.open_datastore(args.archive), survey_config(), reference, obs_ids=good, client=client
     )
-    events["restack_s"] = round(time.perf_counter() - t3, 1)
+    restack_s = round(time.perf_counter() - t3, 1)
     checks["restack_recomputed_nothing"] = not restack.done and len(restack.resumed) == len(good)
     stacked = compare_stacked(out, reference)
     checks["mosaic_identical"] = not stacked["differ"]
     shutil.rmtree(reference)
     return {
         "n_obs": len(obs_ids),
-        "broken": {str(o): k for o, k in sorted(bad.items())},
-        "view_seconds": round(t_view, 1),
         "clean_reduce_seconds": clean_summary.get("wall_seconds"),
-        "rerun": {k: rerun[k] for k in ("n_done", "n_resumed", "n_failed", "n_recovered")},
-        "rerun_wall_seconds": rerun["wall_seconds"],
-        "events": events,
+        "rerun": {
+            k: rerun[k] for k in ("n_done", "n_resumed", "n_failed", "n_recovered", "wall_seconds")
+        },
+        "events": {k: v for k, v in events.items() if k != "complete_at_kill"},
+        "failure_examples": failure_examples,
+        "compare_seconds": compare_s,
+        "restack_seconds": restack_s,
         "compared": {"observations": observations, "stacked": stacked},
         "checks": checks,
     }
+
+
+def zarr_attrs(path: Path, group: str = "map") -> dict:
+    import zarr
+
+    return dict(zarr.open_group(str(path), mode="r", use_consolidated=False)[group].attrs)
 
 
 def _mount(path: Path, size: str) -> None:
@@ -397,6 +449,11 @@ def main(argv=None) -> dict | None:
     p.add_argument("--tmpfs-size", default="1G")
     p.add_argument("--readonly-after", type=int, default=150)
     p.add_argument("--memory-limit", default="2GB")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="check the faulted store of an earlier run (<work>/kill_events.json) again",
+    )
     args = p.parse_args(argv)
     if args.client:
         client_main(*args.client)
@@ -436,7 +493,12 @@ def main(argv=None) -> dict | None:
         for case in args.cases:
             with MemoryTrace(workers) as trace:
                 if case == "kill":
-                    res = case_kill(args, client, obs_ids, clean_summary)
+                    record = Path(args.work) / "kill_events.json"
+                    if args.reuse and record.exists():
+                        events = json.loads(record.read_text())
+                    else:
+                        events = run_kill(args, client, obs_ids)
+                    res = check_kill(args, client, obs_ids, clean_summary, events)
                 else:
                     res = case_store(args, client, obs_ids, case)
             res["workers_peak_rss_mb"] = {k: round(v) for k, v in trace.peaks().items()}
