@@ -271,7 +271,7 @@ def main(argv=None) -> dict:
                 timings["ts_map"] = time.perf_counter() - t0
                 summary["ts_map_max"] = float(np.nanmax(ts.ts.values))
 
-            else:
+            elif "detection" in args.steps:  # the maps of an earlier run in --out
                 maps = xr.open_zarr(out / "excess_maps.zarr", consolidated=False)
                 ts = xr.open_zarr(out / "ts_map.zarr", consolidated=False)
 
