@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
@@ -282,6 +282,9 @@ LOG_E = st.floats(min_value=-2.0, max_value=2.5)
 
 @settings(max_examples=40, deadline=None)
 @given(a=LOG_E, b=LOG_E, c=LOG_E, alpha=st.floats(1.0, 3.0), beta=st.floats(0.0, 0.5))
+# found by hypothesis in CI: the power laws were antisymmetric only to the rounding
+# of the bound ratio (2e-9 relative in a bin 2e-9 wide)
+@example(a=0.0, b=0.0, c=1e-09, alpha=1.0, beta=0.0)
 def test_integral_over_adjacent_bins_adds_up(a, b, c, alpha, beta):
     e1, e2, e3 = 10.0 ** np.sort([a, b, c])
     for model in (

@@ -39,16 +39,20 @@ def _amplitude(unit: str = "cm-2 s-1 TeV-1") -> Parameter:
 def power_law_integral(emin, emax, index, amplitude, reference, moment=0):
     r"""Analytic :math:`\int E^m A (E/E_0)^{-\Gamma} dE` (log form when :math:`\Gamma = 1 + m`)."""
     emin, emax = np.asarray(emin, float), np.asarray(emax, float)
+    # integrate from the lower to the upper bound and give reversed bounds the
+    # sign: exactly antisymmetric (the ratio of narrow bins rounds differently)
+    sign = np.where(emax < emin, -1.0, 1.0)
+    emin, emax = np.minimum(emin, emax), np.maximum(emin, emax)
     val = 1.0 + moment - index
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_ratio = np.log(emax / emin)
         if np.isclose(val, 0.0):
-            return amplitude * reference ** (1 + moment) * log_ratio
+            return sign * amplitude * reference ** (1 + moment) * log_ratio
         prefactor = amplitude * reference ** (1 + moment) / val
         # expm1 form: no cancellation for narrow bins; direct form where emin is 0
         stable = (emin / reference) ** val * np.expm1(val * log_ratio)
         direct = (emax / reference) ** val - (emin / reference) ** val
-        return prefactor * np.where(emin > 0, stable, direct)
+        return sign * prefactor * np.where(emin > 0, stable, direct)
 
 
 @register("spectral")
