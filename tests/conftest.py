@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from gammax.testing import data_path
+
+# Property tests draw the same examples on every run by default (derandomized, so
+# the test command passes or fails the same way each time); set
+# HYPOTHESIS_PROFILE=explore for fresh random examples on each run.
+settings.register_profile("default-derandomized", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default-derandomized"))
 
 
 @pytest.fixture(scope="session")
